@@ -9,11 +9,7 @@ use crate::commands;
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "veriframe",
-    version,
-    about = "Self-hosted identity verification onboarding server"
-)]
+#[command(name = "veriframe", version, about = "Self-hosted identity verification onboarding server")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -47,9 +43,7 @@ pub struct Context {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let overrides = Overrides {
-        data_dir: cli.global.data_dir.clone(),
-    };
+    let overrides = Overrides { data_dir: cli.global.data_dir.clone() };
     let config = match Config::load(cli.global.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(err) => {
@@ -57,10 +51,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let ctx = Context {
-        config,
-        json: cli.global.json,
-    };
+    let ctx = Context { config, json: cli.global.json };
     match commands::run(cli.command, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -21,11 +21,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./veriframe-data"),
-            models_dir: None,
-            pad_models_dir: None,
-        }
+        Self { data_dir: PathBuf::from("./veriframe-data"), models_dir: None, pad_models_dir: None }
     }
 }
 
@@ -34,11 +30,7 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
-            anyhow::ensure!(
-                file.exists(),
-                "config file {} does not exist",
-                file.display()
-            );
+            anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("VERIFRAME_").split("__"));
@@ -48,9 +40,7 @@ impl Config {
 
     /// Directory of the fetched model files.
     pub fn models_dir(&self) -> PathBuf {
-        self.models_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("models"))
+        self.models_dir.clone().unwrap_or_else(|| self.data_dir.join("models"))
     }
 }
 

@@ -1,0 +1,584 @@
+//! Use cases of the partner API: authenticate callers, start and resume sessions, hand out
+//! onboarding links, report status, finish sessions, log executives in. Also the provisioning
+//! used by the CLI (tenants, keys, flows, administrators).
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::{FlowAuth, KeyAuth, SessionAccess, TokenAuth};
+use crate::clock::Clock;
+use crate::flow::{Flow, FlowConfig};
+use crate::ids::{AdminId, ApiKeyId, ClientId, FlowId, InterviewCode, InterviewId, TenantId};
+use crate::password;
+use crate::ports::{PasswordHasher, SecretRecord, Store, StoreError};
+use crate::secret::{Secret, SecretKind};
+use crate::session::Session;
+use crate::status::OnboardingStatus;
+use crate::tenant::{Admin, ApiKey, Tenant};
+use crate::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, InvalidValue, Language};
+
+/// Why a credential was refused. The text is safe to return to the caller: it never says
+/// whether a key exists for another tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialProblem {
+    Missing,
+    Invalid,
+    Expired,
+    Revoked,
+    WrongTenant,
+}
+
+/// Everything a use case can refuse. The HTTP layer maps each variant to one status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// API key missing, unknown or revoked (HTTP 403).
+    #[error("{}", api_key_message(*.0))]
+    ApiKey(CredentialProblem),
+    /// Token missing, unknown, expired or not valid for this caller (HTTP 401).
+    #[error("{}", token_message(*.0))]
+    Token(CredentialProblem),
+    /// Wrong e-mail or password at executive login (HTTP 401).
+    #[error("invalid email or password")]
+    Login,
+    /// The caller may not see it, or it does not exist: deliberately indistinguishable (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Bad input (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request is well formed but the session's state forbids it (400 as well, with its own
+    /// message: Incode's clients treat every 4xx alike).
+    #[error("{0}")]
+    State(&'static str),
+    /// A uniqueness rule (CLI provisioning).
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed; the message is for logs, not for callers.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<InvalidValue> for ServiceError {
+    fn from(e: InvalidValue) -> Self {
+        ServiceError::Invalid(e.to_string())
+    }
+}
+
+fn api_key_message(p: CredentialProblem) -> &'static str {
+    match p {
+        CredentialProblem::Missing => "missing x-api-key header",
+        CredentialProblem::Revoked => "the API key was revoked",
+        _ => "invalid API key",
+    }
+}
+
+fn token_message(p: CredentialProblem) -> &'static str {
+    match p {
+        CredentialProblem::Missing => "missing X-Incode-Hardware-Id token",
+        CredentialProblem::Expired => "the token has expired",
+        CredentialProblem::WrongTenant => "the token does not belong to this API key's tenant",
+        CredentialProblem::Revoked | CredentialProblem::Invalid => "invalid token",
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Server-wide settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL that people's browsers use to reach this server, without a trailing slash.
+    pub public_url: String,
+    /// The `env` value returned by `/omni/start`.
+    pub env: String,
+    pub session_token_ttl: Duration,
+    pub executive_token_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            env: "veriframe".into(),
+            session_token_ttl: Duration::days(90),
+            executive_token_ttl: Duration::hours(24),
+        }
+    }
+}
+
+/// `/omni/start` input, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct StartSession {
+    pub configuration_id: Option<FlowId>,
+    pub country_code: Option<CountryCode>,
+    pub language: Option<Language>,
+    pub external_customer_id: Option<ExternalCustomerId>,
+    pub redirection_url: Option<HttpUrl>,
+    pub custom_fields: CustomFields,
+    /// Resume this session instead of creating one.
+    pub resume: Option<InterviewId>,
+}
+
+/// `/omni/start` outcome.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub token: Secret,
+    pub session: Session,
+    pub flow: Flow,
+    pub client_id: ClientId,
+    pub existing_session: bool,
+}
+
+/// A fresh onboarding link.
+#[derive(Debug, Clone)]
+pub struct OnboardingLink {
+    pub url: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What the person's browser should do after `finish-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishAction {
+    Approved,
+    Rejected,
+    None,
+}
+
+impl FinishAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishAction::Approved => "approved",
+            FinishAction::Rejected => "rejected",
+            FinishAction::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: OnboardingStatus,
+    pub redirection_url: Option<HttpUrl>,
+    pub action: FinishAction,
+}
+
+/// The partner API's use cases.
+#[derive(Clone)]
+pub struct Onboarding {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    passwords: Arc<dyn PasswordHasher>,
+    settings: Settings,
+}
+
+impl std::fmt::Debug for Onboarding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Onboarding").field("backend", &self.store.backend()).field("settings", &self.settings).finish()
+    }
+}
+
+impl Onboarding {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        passwords: Arc<dyn PasswordHasher>,
+        settings: Settings,
+    ) -> Self {
+        Self { store, clock, passwords, settings }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Checks `x-api-key`.
+    pub async fn authenticate_key(&self, presented: Option<&str>) -> ServiceResult<KeyAuth> {
+        let presented = presented.ok_or(ServiceError::ApiKey(CredentialProblem::Missing))?;
+        let secret = Secret::parse_presented(presented).ok_or(ServiceError::ApiKey(CredentialProblem::Invalid))?;
+        let (key, tenant) = self
+            .store
+            .api_key_by_hash(&secret.hash())
+            .await?
+            .ok_or(ServiceError::ApiKey(CredentialProblem::Invalid))?;
+        if key.revoked_at.is_some() {
+            return Err(ServiceError::ApiKey(CredentialProblem::Revoked));
+        }
+        Ok(KeyAuth { tenant, key_id: key.id })
+    }
+
+    /// Checks `X-Incode-Hardware-Id`: a session token or an executive token.
+    pub async fn authenticate_token(&self, presented: Option<&str>) -> ServiceResult<TokenAuth> {
+        let record = self.secret_of_kind(presented, &[SecretKind::Session, SecretKind::Executive]).await?;
+        match (record.kind, record.session_id, record.admin_id) {
+            (SecretKind::Session, Some(session_id), _) => {
+                Ok(TokenAuth::Session { tenant_id: record.tenant_id, session_id })
+            }
+            (SecretKind::Executive, _, Some(admin_id)) => {
+                Ok(TokenAuth::Executive { tenant_id: record.tenant_id, admin_id })
+            }
+            _ => Err(ServiceError::Token(CredentialProblem::Invalid)),
+        }
+    }
+
+    /// Checks a hosted-flow page's bearer token.
+    pub async fn authenticate_flow(&self, presented: Option<&str>) -> ServiceResult<FlowAuth> {
+        let record = self.secret_of_kind(presented, &[SecretKind::Flow]).await?;
+        let session_id = record.session_id.ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
+        Ok(FlowAuth { tenant_id: record.tenant_id, session_id })
+    }
+
+    async fn secret_of_kind(&self, presented: Option<&str>, kinds: &[SecretKind]) -> ServiceResult<SecretRecord> {
+        let presented = presented.ok_or(ServiceError::Token(CredentialProblem::Missing))?;
+        let secret = Secret::parse_presented(presented).ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
+        let record = self.store.secret(&secret.hash()).await?.ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
+        if !kinds.contains(&record.kind) {
+            return Err(ServiceError::Token(CredentialProblem::Invalid));
+        }
+        if self.clock.now() >= record.expires_at {
+            return Err(ServiceError::Token(CredentialProblem::Expired));
+        }
+        Ok(record)
+    }
+
+    /// Access through a `/0/` route: the token alone decides. A session token reaches its own
+    /// session (an `id` naming another one is 404); an executive token needs `id`.
+    pub fn access_zero(&self, token: &TokenAuth, id: Option<InterviewId>) -> ServiceResult<SessionAccess> {
+        match (*token, id) {
+            (TokenAuth::Session { tenant_id, session_id }, None) => Ok(SessionAccess::new(tenant_id, session_id)),
+            (TokenAuth::Session { tenant_id, session_id }, Some(id)) if id == session_id => {
+                Ok(SessionAccess::new(tenant_id, session_id))
+            }
+            (TokenAuth::Session { .. }, Some(_)) => Err(ServiceError::NotFound("interview")),
+            (TokenAuth::Executive { tenant_id, .. }, Some(id)) => Ok(SessionAccess::new(tenant_id, id)),
+            (TokenAuth::Executive { .. }, None) => {
+                Err(ServiceError::Invalid("id is required when an executive token is used".into()))
+            }
+        }
+    }
+
+    /// Access through an API-key route: the key and the token must belong to the same tenant.
+    pub fn access_keyed(
+        &self,
+        key: &KeyAuth,
+        token: &TokenAuth,
+        id: Option<InterviewId>,
+    ) -> ServiceResult<SessionAccess> {
+        if token.tenant_id() != key.tenant.id {
+            return Err(ServiceError::Token(CredentialProblem::WrongTenant));
+        }
+        self.access_zero(token, id)
+    }
+
+    /// `/omni/start`: a new session, or a new token for an existing one.
+    pub async fn start(&self, key: &KeyAuth, request: StartSession) -> ServiceResult<Started> {
+        let now = self.clock.now();
+        let tenant = &key.tenant;
+        if let Some(resume) = request.resume {
+            let session = self.store.session(tenant.id, resume).await?.ok_or(ServiceError::NotFound("interview"))?;
+            let flow = self.flow_of(&session).await?;
+            let token = self
+                .issue(SecretKind::Session, tenant.id, Some(session.id), None, now, self.settings.session_token_ttl)
+                .await?;
+            return Ok(Started { token, session, flow, client_id: tenant.client_id.clone(), existing_session: true });
+        }
+        let flow_id =
+            request.configuration_id.ok_or_else(|| ServiceError::Invalid("configurationId is required".into()))?;
+        let flow = self
+            .store
+            .flow(tenant.id, flow_id)
+            .await?
+            .ok_or_else(|| ServiceError::Invalid(format!("unknown configurationId {flow_id}")))?;
+        let session = Session {
+            id: InterviewId::generate(now),
+            tenant_id: tenant.id,
+            flow_id: flow.id,
+            interview_code: InterviewCode::generate(),
+            status: OnboardingStatus::Unknown,
+            external_customer_id: request.external_customer_id,
+            redirection_url: request.redirection_url,
+            country_code: request.country_code.unwrap_or_else(CountryCode::all),
+            language: request.language.unwrap_or_else(Language::default_tag),
+            custom_fields: request.custom_fields,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + Duration::minutes(i64::from(flow.config.session_expiration_minutes)),
+            finished_at: None,
+        };
+        self.store.create_session(&session).await?;
+        let token = self
+            .issue(SecretKind::Session, tenant.id, Some(session.id), None, now, self.settings.session_token_ttl)
+            .await?;
+        tracing::info!(interview_id = %session.id, flow_id = %flow.id, "session started");
+        Ok(Started { token, session, flow, client_id: tenant.client_id.clone(), existing_session: false })
+    }
+
+    async fn flow_of(&self, session: &Session) -> ServiceResult<Flow> {
+        self.store.flow(session.tenant_id, session.flow_id).await?.ok_or_else(|| {
+            ServiceError::Store(StoreError::Other(format!("flow {} of a session is missing", session.flow_id)))
+        })
+    }
+
+    async fn issue(
+        &self,
+        kind: SecretKind,
+        tenant_id: TenantId,
+        session_id: Option<InterviewId>,
+        admin_id: Option<AdminId>,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> ServiceResult<Secret> {
+        let secret = Secret::generate(kind);
+        let record = SecretRecord {
+            hash: secret.hash(),
+            kind,
+            tenant_id,
+            session_id,
+            admin_id,
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        self.store.insert_secret(&record).await?;
+        Ok(secret)
+    }
+
+    /// The session behind an access, or 404.
+    pub async fn session(&self, access: &SessionAccess) -> ServiceResult<Session> {
+        self.store.session(access.tenant_id(), access.session_id()).await?.ok_or(ServiceError::NotFound("interview"))
+    }
+
+    /// The session and its flow.
+    pub async fn session_and_flow(&self, access: &SessionAccess) -> ServiceResult<(Session, Flow)> {
+        let session = self.session(access).await?;
+        let flow = self.flow_of(&session).await?;
+        Ok((session, flow))
+    }
+
+    /// `/omni/onboarding-url`: a new, unguessable link to the hosted flow for this session.
+    pub async fn onboarding_url(&self, access: &SessionAccess) -> ServiceResult<OnboardingLink> {
+        let (session, flow) = self.session_and_flow(access).await?;
+        let now = self.clock.now();
+        let ttl = Duration::minutes(i64::from(flow.config.onboarding_link_expiration_minutes));
+        let link = self.issue(SecretKind::Link, session.tenant_id, Some(session.id), None, now, ttl).await?;
+        Ok(OnboardingLink {
+            url: format!("{}/flow/{}", self.settings.public_url, link.expose()),
+            expires_at: now + ttl,
+        })
+    }
+
+    /// The polled status: one indexed read.
+    pub async fn status(&self, access: &SessionAccess) -> ServiceResult<OnboardingStatus> {
+        let row = self
+            .store
+            .session_status(access.tenant_id(), access.session_id())
+            .await?
+            .ok_or(ServiceError::NotFound("interview"))?;
+        Ok(row.effective_status(self.clock.now()))
+    }
+
+    /// `/omni/finish-status`: marks the session complete. Idempotent for completed sessions.
+    pub async fn finish(&self, access: &SessionAccess) -> ServiceResult<Finished> {
+        let (session, flow) = self.session_and_flow(access).await?;
+        let now = self.clock.now();
+        let redirection_url = session.redirection_url.clone().or_else(|| flow.config.redirection_url.clone());
+        let status = match session.effective_status(now) {
+            OnboardingStatus::Expired => return Err(ServiceError::State("the session expired before it was finished")),
+            done if done.is_complete() => done,
+            _ => {
+                let open = [
+                    OnboardingStatus::Unknown,
+                    OnboardingStatus::IdValidationFinished,
+                    OnboardingStatus::PostProcessingFinished,
+                    OnboardingStatus::FaceValidationFinished,
+                ];
+                self.store
+                    .transition_status(session.tenant_id, session.id, &open, OnboardingStatus::OnboardingFinished, now)
+                    .await?
+                    .ok_or(ServiceError::NotFound("interview"))?
+            }
+        };
+        if status == OnboardingStatus::OnboardingFinished && !session.status.is_complete() {
+            tracing::info!(interview_id = %session.id, "session finished");
+        }
+        let action = match status {
+            OnboardingStatus::ManualReviewApproved => FinishAction::Approved,
+            OnboardingStatus::ManualReviewRejected => FinishAction::Rejected,
+            _ => FinishAction::None,
+        };
+        Ok(Finished { status, redirection_url, action })
+    }
+
+    /// `/executive/log-in`: an executive token for an administrator of the key's tenant.
+    pub async fn executive_login(&self, key: &KeyAuth, email: &str, password: &str) -> ServiceResult<Secret> {
+        let admin = match Email::parse(email) {
+            Ok(email) => self.store.admin_by_email(key.tenant.id, &email).await?,
+            Err(_) => None,
+        };
+        let stored_hash = admin.as_ref().map_or_else(|| password::decoy_hash().to_owned(), |a| a.password_hash.clone());
+        let verified = self.passwords.verify(password.to_owned(), stored_hash).await;
+        let admin = admin.filter(|_| verified).ok_or(ServiceError::Login)?;
+        let now = self.clock.now();
+        let token = self
+            .issue(SecretKind::Executive, key.tenant.id, None, Some(admin.id), now, self.settings.executive_token_ttl)
+            .await?;
+        tracing::info!(admin_id = %admin.id, "executive logged in");
+        Ok(token)
+    }
+
+    /// Exchanges an onboarding link for a flow token the hosted page keeps in memory. The link
+    /// stays usable until it expires, so a reload of the page does not strand the person.
+    pub async fn open_link(&self, link: &str) -> ServiceResult<(Secret, FlowAuth)> {
+        let record = self.secret_of_kind(Some(link), &[SecretKind::Link]).await?;
+        let session_id = record.session_id.ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
+        let access = SessionAccess::new(record.tenant_id, session_id);
+        let (session, _flow) = self.session_and_flow(&access).await?;
+        let now = self.clock.now();
+        let ttl = (session.expires_at - now).max(Duration::minutes(5));
+        let token = self.issue(SecretKind::Flow, record.tenant_id, Some(session_id), None, now, ttl).await?;
+        Ok((token, FlowAuth { tenant_id: record.tenant_id, session_id }))
+    }
+}
+
+/// Operator-side provisioning (CLI and first start).
+#[derive(Clone)]
+pub struct Provisioning {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    passwords: Arc<dyn PasswordHasher>,
+}
+
+/// What the very first start creates and prints once.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    pub tenant: Tenant,
+    pub api_key: Secret,
+    pub flow: Flow,
+}
+
+impl Provisioning {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, passwords: Arc<dyn PasswordHasher>) -> Self {
+        Self { store, clock, passwords }
+    }
+
+    pub async fn create_tenant(&self, client_id: ClientId, name: &str) -> ServiceResult<Tenant> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ServiceError::Invalid("name must be 1 to 200 characters".into()));
+        }
+        let tenant = Tenant {
+            id: TenantId::generate(self.clock.now()),
+            client_id,
+            name: name.to_owned(),
+            created_at: self.clock.now(),
+        };
+        self.store.create_tenant(&tenant).await.map_err(conflict_as("a tenant with this clientId already exists"))?;
+        Ok(tenant)
+    }
+
+    pub async fn tenant(&self, client_id: &ClientId) -> ServiceResult<Tenant> {
+        self.store.tenant_by_client_id(client_id).await?.ok_or(ServiceError::NotFound("tenant"))
+    }
+
+    pub async fn list_tenants(&self) -> ServiceResult<Vec<Tenant>> {
+        Ok(self.store.list_tenants().await?)
+    }
+
+    pub async fn create_api_key(&self, tenant: &Tenant, label: &str) -> ServiceResult<(ApiKey, Secret)> {
+        let secret = Secret::generate(SecretKind::ApiKey);
+        let now = self.clock.now();
+        let key = ApiKey {
+            id: ApiKeyId::generate(now),
+            tenant_id: tenant.id,
+            label: label.trim().chars().take(200).collect(),
+            display_prefix: secret.display_prefix(),
+            created_at: now,
+            revoked_at: None,
+        };
+        self.store.create_api_key(&key, &secret.hash()).await?;
+        Ok((key, secret))
+    }
+
+    pub async fn list_api_keys(&self, tenant: &Tenant) -> ServiceResult<Vec<ApiKey>> {
+        Ok(self.store.list_api_keys(tenant.id).await?)
+    }
+
+    pub async fn revoke_api_key(&self, tenant: &Tenant, id: ApiKeyId) -> ServiceResult<()> {
+        if self.store.revoke_api_key(tenant.id, id, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("active API key"))
+        }
+    }
+
+    pub async fn create_flow(&self, tenant: &Tenant, name: &str, config: FlowConfig) -> ServiceResult<Flow> {
+        config.check().map_err(|problems| {
+            ServiceError::Invalid(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        })?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ServiceError::Invalid("name must be 1 to 200 characters".into()));
+        }
+        let now = self.clock.now();
+        let flow =
+            Flow { id: FlowId::generate(now), tenant_id: tenant.id, name: name.to_owned(), config, created_at: now };
+        self.store.create_flow(&flow).await?;
+        Ok(flow)
+    }
+
+    pub async fn list_flows(&self, tenant: &Tenant) -> ServiceResult<Vec<Flow>> {
+        Ok(self.store.list_flows(tenant.id).await?)
+    }
+
+    pub async fn flow(&self, tenant: &Tenant, id: FlowId) -> ServiceResult<Flow> {
+        self.store.flow(tenant.id, id).await?.ok_or(ServiceError::NotFound("flow"))
+    }
+
+    pub async fn create_admin(&self, tenant: &Tenant, email: &str, password: &str) -> ServiceResult<Admin> {
+        let email = Email::parse(email)?;
+        password::check_new_password(password)?;
+        let password_hash =
+            self.passwords.hash(password.to_owned()).await.map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let now = self.clock.now();
+        let admin = Admin { id: AdminId::generate(now), tenant_id: tenant.id, email, password_hash, created_at: now };
+        self.store
+            .create_admin(&admin)
+            .await
+            .map_err(conflict_as("an administrator with this email already exists"))?;
+        Ok(admin)
+    }
+
+    pub async fn list_admins(&self, tenant: &Tenant) -> ServiceResult<Vec<Admin>> {
+        Ok(self.store.list_admins(tenant.id).await?)
+    }
+
+    /// On an empty store, creates the demo tenant, an API key and a default flow. Returns `None`
+    /// when any tenant exists already, including one created a moment ago by a second server
+    /// starting against the same database.
+    pub async fn bootstrap_if_empty(&self) -> ServiceResult<Option<Bootstrapped>> {
+        if !self.store.list_tenants().await?.is_empty() {
+            return Ok(None);
+        }
+        let client_id = ClientId::parse("demo").map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let tenant = match self.create_tenant(client_id, "Demo").await {
+            Ok(tenant) => tenant,
+            Err(ServiceError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let (_, api_key) = self.create_api_key(&tenant, "created on first start").await?;
+        let flow = self.create_flow(&tenant, "Default onboarding", FlowConfig::default()).await?;
+        Ok(Some(Bootstrapped { tenant, api_key, flow }))
+    }
+}
+
+fn conflict_as(message: &'static str) -> impl Fn(StoreError) -> ServiceError {
+    move |e| match e {
+        StoreError::Conflict(_) => ServiceError::Conflict(message.into()),
+        other => ServiceError::Store(other),
+    }
+}
