@@ -49,8 +49,8 @@ impl Default for FlowConfig {
             capture: CaptureSettings::default(),
             onboarding_link_expiration_minutes: 15,
             session_expiration_minutes: 24 * 60,
-            end_screen_title: "Thank you for submitting your information".into(),
-            end_screen_text: "You can close this window now.".into(),
+            end_screen_title: "All done".into(),
+            end_screen_text: "Your details were sent for verification. You can close this window.".into(),
         }
     }
 }

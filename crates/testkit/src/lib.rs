@@ -1,1 +1,290 @@
+//! Test harness: boots the real veriframe application in-process on `127.0.0.1:0`, over a
+//! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP.
+//!
+//! PostgreSQL comes from `VERIFRAME_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets its own database, dropped
+//! afterwards. When PostgreSQL is unreachable its tests are skipped with a message, except
+//! under `CI=true`, where that is a failure.
 #![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rand::Rng;
+use sqlx::Connection;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use veriframe::app::{App, open_store, provisioning};
+use veriframe::config::Config;
+use veriframe_client::Client;
+use veriframe_core::clock::ManualClock;
+use veriframe_core::ports::Store;
+use veriframe_core::service::Provisioning;
+
+pub use veriframe_client as client;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The administrative PostgreSQL URL tests create their databases from.
+pub fn pg_admin_url() -> String {
+    std::env::var("VERIFRAME_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// True under `CI=true`: missing services and data fail instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+impl Backend {
+    /// Whether tests on this backend can run here. Panics under CI when PostgreSQL is missing.
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Sqlite => true,
+            Backend::Postgres => {
+                static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+                let probe = AVAILABLE.get_or_init(|| {
+                    std::thread::spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| e.to_string())?;
+                        runtime.block_on(async {
+                            let connect = sqlx::PgConnection::connect(&pg_admin_url());
+                            match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+                                Ok(Ok(conn)) => {
+                                    let _ = conn.close().await;
+                                    Ok(())
+                                }
+                                Ok(Err(e)) => Err(e.to_string()),
+                                Err(_) => Err("timed out".into()),
+                            }
+                        })
+                    })
+                    .join()
+                    .unwrap_or_else(|_| Err("probe panicked".into()))
+                });
+                match probe {
+                    Ok(()) => true,
+                    Err(e) if in_ci() => {
+                        panic!("PostgreSQL is required under CI=true but unreachable at {}: {e}", pg_admin_url())
+                    }
+                    Err(e) => {
+                        eprintln!("skipping PostgreSQL test: {e}");
+                        false
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs an async test body on each backend: `#[tokio::test]` functions named `sqlite` and
+/// `postgres` inside a module named after the scenario.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario($crate::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::Backend::Postgres.available() {
+                        super::$scenario($crate::Backend::Postgres).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A PostgreSQL database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("vf_test_{}", hex::encode(rand::rng().random::<[u8; 8]>()));
+        let admin = pg_admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let mut url = reqwest::Url::parse(&admin).expect("PostgreSQL URL");
+        url.set_path(&format!("/{name}"));
+        Self { name, url: url.to_string() }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee, so use a short-lived one on a thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The real application on an ephemeral port.
+pub struct TestApp {
+    pub backend: Backend,
+    pub base_url: String,
+    pub addr: SocketAddr,
+    /// Client with the demo tenant's API key.
+    pub client: Client,
+    pub api_key: String,
+    pub client_id: String,
+    pub flow_id: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp")
+            .field("backend", &self.backend)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestApp {
+    /// Boots the application with its first-start demo tenant.
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::create().await),
+        };
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            database_url: database.as_ref().map(|d| d.url.clone()),
+            ..Config::default()
+        };
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let store = open_store(&config).await.expect("open store");
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let app = App::with_store(&config, addr, store.clone(), clock.clone()).await.expect("build app");
+        let demo = app.bootstrapped.clone().expect("a fresh store creates the demo tenant");
+        let base_url = app.public_url().to_owned();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server failed");
+        });
+        let api_key = demo.api_key.expose().to_owned();
+        let client = Client::new(&base_url).expect("client").with_api_key(&api_key);
+        Self {
+            backend,
+            base_url,
+            addr,
+            client,
+            api_key,
+            client_id: demo.tenant.client_id.to_string(),
+            flow_id: demo.flow.id.to_string(),
+            store,
+            clock,
+            config,
+            shutdown: Some(tx),
+            server: Some(server),
+            dir,
+            _database: database,
+        }
+    }
+
+    /// Provisioning on the same store (other tenants, keys, flows, admins).
+    pub fn provisioning(&self) -> Provisioning {
+        provisioning(self.store.clone())
+    }
+
+    /// A client with no API key.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.base_url).expect("client")
+    }
+
+    /// A raw HTTP client for requests the typed client would never send.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base_url, path.trim_start_matches('/'))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts a session on the demo flow; returns (token, interviewId).
+    pub async fn start_session(&self) -> (String, String) {
+        let started = self
+            .client
+            .start(&veriframe_api_types::StartRequest {
+                configuration_id: Some(self.flow_id.clone()),
+                ..Default::default()
+            })
+            .await
+            .expect("start session");
+        (started.token, started.interview_id)
+    }
+
+    /// Stops the server and waits for it to finish in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// `../shared/testdata` relative to the repository root (CI has it there), or
+/// `VERIFRAME_TESTDATA`.
+pub fn testdata_dir() -> PathBuf {
+    std::env::var_os("VERIFRAME_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"))
+}

@@ -1,6 +1,8 @@
-//! Configuration, layered: built-in defaults, then a TOML file, then `VERIFRAME_*` environment
-//! variables, then command-line flags.
+//! Configuration, layered: built-in defaults, then a TOML file (`--config`), then `VERIFRAME_*`
+//! environment variables, then command-line flags. `veriframe config example` prints every key.
 
+use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -8,20 +10,87 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Fully resolved configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the database, blobs, keys and models live by default.
     pub data_dir: PathBuf,
+    /// Address the server listens on.
+    pub listen: SocketAddr,
+    /// Base URL people's browsers and integrators use to reach the server (onboarding links are
+    /// built from it). Default: `http://<listen>`.
+    pub public_url: Option<String>,
+    /// `sqlite://path` or `postgres://user@host/db`. Default: a SQLite file in the data dir.
+    pub database_url: Option<String>,
+    /// Pool size; default 8 for SQLite, 16 for PostgreSQL.
+    pub database_max_connections: Option<u32>,
+    /// The `env` value `/omni/start` returns.
+    pub env: String,
+    /// Session token lifetime (Incode's default is 90 days).
+    pub session_token_ttl_days: u32,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info` or `info,veriframe_http=debug`. `RUST_LOG`
+    /// overrides it.
+    pub log: String,
     /// Where fetched models are cached (default `<data_dir>/models`).
     pub models_dir: Option<PathBuf>,
     /// Optional directory holding the passive anti-spoofing (MiniFASNet) ONNX files.
     pub pad_models_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 impl Default for Config {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("./veriframe-data"), models_dir: None, pad_models_dir: None }
+        Self {
+            data_dir: PathBuf::from("./veriframe-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_url: None,
+            database_max_connections: None,
+            env: "veriframe".into(),
+            session_token_ttl_days: 90,
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            models_dir: None,
+            pad_models_dir: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("env", &self.env)
+            .field("session_token_ttl_days", &self.session_token_ttl_days)
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .field("models_dir", &self.models_dir)
+            .field("pad_models_dir", &self.pad_models_dir)
+            .finish()
+    }
+}
+
+/// A database URL with its password replaced, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(unparseable URL)".to_owned(),
     }
 }
 
@@ -33,14 +102,80 @@ impl Config {
             anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("VERIFRAME_").split("__"));
+        // Only configuration keys are read from the environment: other VERIFRAME_* variables
+        // (the integrator example's, the test harness's) are none of the server's business.
+        figment = figment.merge(Env::prefixed("VERIFRAME_").only(&KEYS));
         figment = figment.merge(Serialized::defaults(overrides));
-        Ok(figment.extract()?)
+        let config: Config = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("public_url: {e}"))?;
+            anyhow::ensure!(matches!(parsed.scheme(), "http" | "https"), "public_url must be an http(s) URL");
+        }
+        if let Some(url) = &self.database_url {
+            anyhow::ensure!(
+                DatabaseKind::of(url).is_some(),
+                "database_url must start with sqlite:, postgres: or postgresql: (got {})",
+                redact_url(url)
+            );
+        }
+        anyhow::ensure!(self.session_token_ttl_days >= 1, "session_token_ttl_days must be at least 1");
+        Ok(())
     }
 
     /// Directory of the fetched model files.
     pub fn models_dir(&self) -> PathBuf {
         self.models_dir.clone().unwrap_or_else(|| self.data_dir.join("models"))
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("veriframe.db").display()))
+    }
+
+    /// The public URL without a trailing slash, given the address actually bound.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_owned()
+    }
+}
+
+/// Every configuration key, as read from `VERIFRAME_<KEY>`.
+pub const KEYS: [&str; 11] = [
+    "data_dir",
+    "listen",
+    "public_url",
+    "database_url",
+    "database_max_connections",
+    "env",
+    "session_token_ttl_days",
+    "log_format",
+    "log",
+    "models_dir",
+    "pad_models_dir",
+];
+
+/// Which store a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
     }
 }
 
@@ -49,4 +184,108 @@ impl Config {
 pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// The commented example printed by `veriframe config example`. A test parses it, so it cannot
+/// drift from [`Config`].
+pub const EXAMPLE: &str = r#"# veriframe configuration. Every key is optional; shown values are the defaults.
+# Precedence: defaults < this file (--config / VERIFRAME_CONFIG) < VERIFRAME_<KEY> environment
+# variables (e.g. VERIFRAME_LISTEN, VERIFRAME_DATABASE_URL) < command-line flags.
+
+# Database, blobs, master key and models live here unless configured elsewhere.
+data_dir = "./veriframe-data"
+
+# Address to listen on. Use 0.0.0.0:8080 behind a reverse proxy or in a container.
+listen = "127.0.0.1:8080"
+
+# Base URL that browsers and integrators use; onboarding links are built from it.
+# Set it to your HTTPS address in production (cameras need HTTPS except on localhost).
+# public_url = "https://verify.example.com"
+
+# sqlite://<path> (default: <data_dir>/veriframe.db) or postgres://user:password@host:5432/db
+# database_url = "postgres://postgres@127.0.0.1:5432/veriframe"
+# database_max_connections = 16
+
+# The "env" value returned by /omni/start.
+env = "veriframe"
+
+# Lifetime of session tokens returned by /omni/start.
+session_token_ttl_days = 90
+
+# "text" for people, "json" for log shippers. RUST_LOG overrides the filter.
+log_format = "text"
+log = "info"
+
+# Where `veriframe models fetch` caches models (default: <data_dir>/models).
+# models_dir = "/var/lib/veriframe/models"
+
+# Directory with the optional passive anti-spoofing models
+# (2.7_80x80_MiniFASNetV2.onnx and 4_0_0_80x80_MiniFASNetV1SE.onnx).
+# pad_models_dir = "/var/lib/veriframe/pad"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_to_the_defaults() {
+        let parsed: Config = Figment::from(Toml::string(EXAMPLE)).extract().unwrap();
+        let defaults = Config::default();
+        assert_eq!(parsed.data_dir, defaults.data_dir);
+        assert_eq!(parsed.listen, defaults.listen);
+        assert_eq!(parsed.env, defaults.env);
+        assert_eq!(parsed.session_token_ttl_days, defaults.session_token_ttl_days);
+        assert_eq!(parsed.log_format, defaults.log_format);
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug() {
+        let config = Config { database_url: Some("postgres://app:hunter2@db:5432/x".into()), ..Config::default() };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+
+    #[test]
+    fn keys_list_every_field() {
+        let value = serde_json::to_value(Config::default()).unwrap();
+        let mut fields: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        let mut keys: Vec<_> = KEYS.iter().map(|k| (*k).to_owned()).collect();
+        fields.sort();
+        keys.sort();
+        assert_eq!(fields, keys);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's signature, not ours
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("veriframe.toml", "listen = \"127.0.0.1:9000\"\nenv = \"from-file\"\nlog = \"debug\"")?;
+            jail.set_env("VERIFRAME_ENV", "from-env");
+            jail.set_env("VERIFRAME_LOG", "warn");
+            jail.set_env("VERIFRAME_UNRELATED_SETTING", "ignored");
+            let overrides = Overrides { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Overrides::default() };
+            let config = Config::load(Some(Path::new("veriframe.toml")), &overrides).unwrap();
+            assert_eq!(config.listen.port(), 9100, "flags beat the file");
+            assert_eq!(config.env, "from-env", "env beats the file");
+            assert_eq!(config.log, "warn");
+            assert_eq!(config.data_dir, PathBuf::from("./veriframe-data"), "defaults fill the rest");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_kinds() {
+        assert_eq!(DatabaseKind::of("sqlite://x.db"), Some(DatabaseKind::Sqlite));
+        assert_eq!(DatabaseKind::of("postgres://h/db"), Some(DatabaseKind::Postgres));
+        assert_eq!(DatabaseKind::of("postgresql://h/db"), Some(DatabaseKind::Postgres));
+        assert_eq!(DatabaseKind::of("mysql://h/db"), None);
+    }
 }

@@ -3,7 +3,9 @@
 //! boot the real server through this crate.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod output;
+pub mod telemetry;

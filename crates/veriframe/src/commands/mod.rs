@@ -1,7 +1,25 @@
 //! One module per command group; `run` dispatches.
 
+pub mod bench;
+pub mod config;
+pub mod provision;
+pub mod serve;
+
 use crate::cli::{Command, Context};
 
-pub fn run(command: Command, _ctx: &Context) -> anyhow::Result<()> {
-    match command {}
+/// Runs a command. Async commands get a multi-threaded runtime.
+pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
+    match command {
+        Command::Config(c) => config::run(ctx, &c),
+        Command::Serve(_) => runtime()?.block_on(serve::run(ctx)),
+        Command::Tenants(c) => runtime()?.block_on(provision::tenants(ctx, c)),
+        Command::Keys(c) => runtime()?.block_on(provision::keys(ctx, c)),
+        Command::Flows(c) => runtime()?.block_on(provision::flows(ctx, c)),
+        Command::Admins(c) => runtime()?.block_on(provision::admins(ctx, c)),
+        Command::Bench(c) => runtime()?.block_on(bench::run(ctx, c)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

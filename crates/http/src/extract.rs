@@ -1,0 +1,140 @@
+//! Extractors whose failures are [`ApiError`]s, so malformed input gets our error body, and the
+//! credential extractors that turn headers into the domain's proof types.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use veriframe_core::auth::{KeyAuth, SessionAccess, TokenAuth};
+use veriframe_core::ids::InterviewId;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Header carrying the tenant API key.
+pub const API_KEY_HEADER: &str = "x-api-key";
+/// Header carrying a session or executive token (Incode's name).
+pub const TOKEN_HEADER: &str = "x-incode-hardware-id";
+/// Header carrying the API version.
+pub const API_VERSION_HEADER: &str = "api-version";
+
+/// JSON body; rejections become our error body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Query string; rejections become our error body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
+    parts
+        .headers
+        .get(name)
+        .map(|v| v.to_str().map_err(|_| ApiError::bad_request(format!("header {name} must be ASCII"))))
+        .transpose()
+}
+
+/// A valid `x-api-key`.
+#[derive(Debug, Clone)]
+pub struct ApiKey(pub KeyAuth);
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = header(parts, API_KEY_HEADER)?;
+        Ok(Self(state.onboarding.authenticate_key(presented).await?))
+    }
+}
+
+/// A valid session or executive token in `X-Incode-Hardware-Id`.
+#[derive(Debug, Clone, Copy)]
+pub struct Token(pub TokenAuth);
+
+impl FromRequestParts<AppState> for Token {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = header(parts, TOKEN_HEADER)?;
+        Ok(Self(state.onboarding.authenticate_token(presented).await?))
+    }
+}
+
+/// `?id=<interviewId>`; other query parameters (`clientId`, `flowId`, `verbose`, ...) are
+/// accepted and ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct IdQuery {
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+impl IdQuery {
+    fn interview_id(&self) -> Result<Option<InterviewId>, ApiError> {
+        match self.id.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(id) => InterviewId::parse(id).map(Some).map_err(|e| ApiError::bad_request(format!("id: {e}"))),
+        }
+    }
+}
+
+/// Access to one session through a `/0/omni/...` route: the token alone.
+#[derive(Debug, Clone, Copy)]
+pub struct ZeroAccess(pub SessionAccess);
+
+impl FromRequestParts<AppState> for ZeroAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Token(token) = Token::from_request_parts(parts, state).await?;
+        let ApiQuery(query) = ApiQuery::<IdQuery>::from_request_parts(parts, state).await?;
+        Ok(Self(state.onboarding.access_zero(&token, query.interview_id()?)?))
+    }
+}
+
+/// Access to one session through an `/omni/...` route: API key and token of the same tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyedAccess(pub SessionAccess);
+
+impl FromRequestParts<AppState> for KeyedAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiKey(key) = ApiKey::from_request_parts(parts, state).await?;
+        let Token(token) = Token::from_request_parts(parts, state).await?;
+        let ApiQuery(query) = ApiQuery::<IdQuery>::from_request_parts(parts, state).await?;
+        Ok(Self(state.onboarding.access_keyed(&key, &token, query.interview_id()?)?))
+    }
+}

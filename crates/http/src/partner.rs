@@ -1,0 +1,377 @@
+//! The partner API: Incode Omni's endpoints for the embedded-iframe integration.
+//!
+//! Each endpoint that reads a session exists twice: `/omni/X` (API key + token, `?id=`) and
+//! `/0/omni/X` (token only). Both forms call the same function once access is established.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use veriframe_api_types as wire;
+use veriframe_core::auth::SessionAccess;
+use veriframe_core::ids::{FlowId, InterviewId};
+use veriframe_core::service::{StartSession, Started};
+use veriframe_core::text::{CountryCode, CustomFields, ExternalCustomerId, HttpUrl, Language};
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiKey, KeyedAccess, ZeroAccess};
+use crate::state::AppState;
+
+type ApiResult<T> = Result<ApiJson<T>, ApiError>;
+
+/// Parses the wire request into the domain's, naming the first bad field.
+fn parse_start(body: wire::StartRequest) -> Result<StartSession, ApiError> {
+    fn non_empty(v: Option<String>) -> Option<String> {
+        v.filter(|s| !s.trim().is_empty())
+    }
+    let bad = |e: &dyn std::fmt::Display| ApiError::bad_request(e.to_string());
+    let configuration_id = non_empty(body.configuration_id)
+        .map(|id| FlowId::parse(id.trim()))
+        .transpose()
+        .map_err(|e| bad(&format!("configurationId: {e}")))?;
+    let resume = non_empty(body.interview_id)
+        .map(|id| InterviewId::parse(id.trim()))
+        .transpose()
+        .map_err(|e| bad(&format!("interviewId: {e}")))?;
+    let country_code = non_empty(body.country_code).map(|c| CountryCode::parse(&c)).transpose().map_err(|e| bad(&e))?;
+    let language = non_empty(body.language).map(|l| Language::parse(&l)).transpose().map_err(|e| bad(&e))?;
+    let external_customer_id = non_empty(body.external_customer_id.or(body.external_id))
+        .map(|e| ExternalCustomerId::parse(&e))
+        .transpose()
+        .map_err(|e| bad(&e))?;
+    let redirection_url = non_empty(body.redirection_url.or(body.redirect_url))
+        .map(|u| HttpUrl::parse("redirectionUrl", &u))
+        .transpose()
+        .map_err(|e| bad(&e))?;
+    let custom_fields = match body.custom_fields {
+        None | Some(serde_json::Value::Null) => CustomFields::default(),
+        Some(value) => CustomFields::parse(&value).map_err(|e| bad(&e))?,
+    };
+    Ok(StartSession {
+        configuration_id,
+        country_code,
+        language,
+        external_customer_id,
+        redirection_url,
+        custom_fields,
+        resume,
+    })
+}
+
+fn start_response(started: Started, env: &str) -> wire::StartResponse {
+    let config = &started.flow.config;
+    wire::StartResponse {
+        token: started.token.expose().to_owned(),
+        interview_id: started.session.id.to_string(),
+        interview_code: started.session.interview_code.to_string(),
+        flow_type: "flow".into(),
+        id_capture_timeout: config.capture.id_capture_timeout,
+        id_detection_timeout: config.capture.id_detection_timeout,
+        selfie_capture_timeout: config.capture.selfie_capture_timeout,
+        id_capture_retries: config.capture.id_capture_retries,
+        selfie_capture_retries: config.capture.selfie_capture_retries,
+        client_id: started.client_id.to_string(),
+        env: env.to_owned(),
+        existing_session: started.existing_session,
+        end_screen_title: config.end_screen_title.clone(),
+        end_screen_text: config.end_screen_text.clone(),
+        optin_enabled: false,
+        optin_company_name: String::new(),
+        onboarding_link_expiration_minutes: config.onboarding_link_expiration_minutes,
+    }
+}
+
+/// Create a session (or a new token for an existing one).
+#[utoipa::path(
+    post, path = "/omni/start", tag = "partner",
+    request_body = wire::StartRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, body = wire::StartResponse),
+        (status = 400, description = "Invalid field, or unknown configurationId", body = wire::ErrorBody),
+        (status = 403, description = "Missing, invalid or revoked API key", body = wire::ErrorBody),
+        (status = 404, description = "interviewId to resume is not a session of this tenant", body = wire::ErrorBody),
+    )
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    ApiJson(body): ApiJson<wire::StartRequest>,
+) -> ApiResult<wire::StartResponse> {
+    let request = parse_start(body)?;
+    let started = state.onboarding.start(&key, request).await?;
+    Ok(ApiJson(start_response(started, &state.onboarding.settings().env)))
+}
+
+async fn onboarding_url(state: &AppState, access: SessionAccess) -> ApiResult<wire::OnboardingUrlResponse> {
+    let link = state.onboarding.onboarding_url(&access).await?;
+    Ok(ApiJson(wire::OnboardingUrlResponse { url: link.url }))
+}
+
+/// A link to the hosted flow for the token's session. `clientId` is accepted and ignored.
+#[utoipa::path(
+    get, path = "/0/omni/onboarding-url", tag = "partner",
+    security(("sessionToken" = [])),
+    params(("clientId" = Option<String>, Query, description = "Accepted for compatibility; the token identifies the tenant")),
+    responses((status = 200, body = wire::OnboardingUrlResponse), (status = 401, body = wire::ErrorBody))
+)]
+pub async fn onboarding_url_zero(
+    State(state): State<AppState>,
+    ZeroAccess(access): ZeroAccess,
+) -> ApiResult<wire::OnboardingUrlResponse> {
+    onboarding_url(&state, access).await
+}
+
+/// Same as `/0/omni/onboarding-url`, with the API key.
+#[utoipa::path(
+    get, path = "/omni/onboarding-url", tag = "partner",
+    security(("apiKey" = [], "sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId (defaults to the token's session)"),
+           ("clientId" = Option<String>, Query, description = "Accepted and ignored")),
+    responses((status = 200, body = wire::OnboardingUrlResponse), (status = 401, body = wire::ErrorBody), (status = 403, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn onboarding_url_keyed(
+    State(state): State<AppState>,
+    KeyedAccess(access): KeyedAccess,
+) -> ApiResult<wire::OnboardingUrlResponse> {
+    onboarding_url(&state, access).await
+}
+
+async fn status(state: &AppState, access: SessionAccess) -> ApiResult<wire::OnboardingStatusResponse> {
+    let status = state.onboarding.status(&access).await?;
+    Ok(ApiJson(wire::OnboardingStatusResponse { onboarding_status: status.as_str().to_owned() }))
+}
+
+/// The session's latest milestone. This is what integrators poll.
+#[utoipa::path(
+    get, path = "/0/omni/get/onboarding/status", tag = "partner",
+    security(("sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId; required with an executive token")),
+    responses((status = 200, body = wire::OnboardingStatusResponse), (status = 401, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn status_zero(
+    State(state): State<AppState>,
+    ZeroAccess(access): ZeroAccess,
+) -> ApiResult<wire::OnboardingStatusResponse> {
+    status(&state, access).await
+}
+
+/// Same as `/0/omni/get/onboarding/status`, with the API key (and usually an executive token).
+#[utoipa::path(
+    get, path = "/omni/get/onboarding/status", tag = "partner",
+    security(("apiKey" = [], "sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId")),
+    responses((status = 200, body = wire::OnboardingStatusResponse), (status = 401, body = wire::ErrorBody), (status = 403, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn status_keyed(
+    State(state): State<AppState>,
+    KeyedAccess(access): KeyedAccess,
+) -> ApiResult<wire::OnboardingStatusResponse> {
+    status(&state, access).await
+}
+
+async fn score(state: &AppState, access: SessionAccess) -> ApiResult<wire::ScoreResponse> {
+    // Nothing is captured yet in this build: every section is null and the overall UNKNOWN.
+    let _session = state.onboarding.session(&access).await?;
+    Ok(ApiJson(wire::ScoreResponse {
+        id_validation: None,
+        liveness: None,
+        face_recognition: None,
+        government_validation: None,
+        external_verification: None,
+        id_ocr_confidence: None,
+        retry_info: Vec::new(),
+        applied_rule: None,
+        needs_review_reason: String::new(),
+        reason_msg: "No results yet: nothing has been captured in this session.".into(),
+        overall: wire::ScoreValue::unknown(),
+    }))
+}
+
+/// Scores of the session. Decide on `overall.status`.
+#[utoipa::path(
+    get, path = "/0/omni/get/score", tag = "results",
+    security(("sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId; required with an executive token")),
+    responses((status = 200, body = wire::ScoreResponse), (status = 401, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn score_zero(
+    State(state): State<AppState>,
+    ZeroAccess(access): ZeroAccess,
+) -> ApiResult<wire::ScoreResponse> {
+    score(&state, access).await
+}
+
+/// Same as `/0/omni/get/score`, with the API key.
+#[utoipa::path(
+    get, path = "/omni/get/score", tag = "results",
+    security(("apiKey" = [], "sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId")),
+    responses((status = 200, body = wire::ScoreResponse), (status = 401, body = wire::ErrorBody), (status = 403, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn score_keyed(
+    State(state): State<AppState>,
+    KeyedAccess(access): KeyedAccess,
+) -> ApiResult<wire::ScoreResponse> {
+    score(&state, access).await
+}
+
+async fn ocr_data(state: &AppState, access: SessionAccess) -> ApiResult<wire::OcrDataResponse> {
+    let _session = state.onboarding.session(&access).await?;
+    Ok(ApiJson(wire::OcrDataResponse::default()))
+}
+
+/// Data read from the document; every field is null until the document is read.
+#[utoipa::path(
+    get, path = "/0/omni/get/ocr-data", tag = "results",
+    security(("sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId; required with an executive token")),
+    responses((status = 200, body = wire::OcrDataResponse), (status = 401, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn ocr_data_zero(
+    State(state): State<AppState>,
+    ZeroAccess(access): ZeroAccess,
+) -> ApiResult<wire::OcrDataResponse> {
+    ocr_data(&state, access).await
+}
+
+/// Same as `/0/omni/get/ocr-data`, with the API key.
+#[utoipa::path(
+    get, path = "/omni/get/ocr-data", tag = "results",
+    security(("apiKey" = [], "sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId")),
+    responses((status = 200, body = wire::OcrDataResponse), (status = 401, body = wire::ErrorBody), (status = 403, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn ocr_data_keyed(
+    State(state): State<AppState>,
+    KeyedAccess(access): KeyedAccess,
+) -> ApiResult<wire::OcrDataResponse> {
+    ocr_data(&state, access).await
+}
+
+/// Image names Incode defines; the ones veriframe never captures are accepted and never
+/// returned, so integrations that ask for them keep working.
+const KNOWN_IMAGE_NAMES: [&str; 11] = [
+    "selfie",
+    "croppedFace",
+    "croppedIDFace",
+    "croppedSecondIDFace",
+    "fullFrameFrontID",
+    "fullFrameBackID",
+    "croppedFrontID",
+    "croppedBackID",
+    "document",
+    "signature",
+    "addressStatement",
+];
+
+async fn images(state: &AppState, access: SessionAccess, body: wire::ImagesRequest) -> ApiResult<wire::ImagesResponse> {
+    if let Some(unknown) = body.images.iter().find(|name| !KNOWN_IMAGE_NAMES.contains(&name.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown image name {unknown:?}; known names: {}",
+            KNOWN_IMAGE_NAMES.join(", ")
+        )));
+    }
+    let _session = state.onboarding.session(&access).await?;
+    Ok(ApiJson(wire::ImagesResponse::new()))
+}
+
+/// Images of the session as base64, by name. Names never captured are absent.
+#[utoipa::path(
+    post, path = "/0/omni/get/images", tag = "results",
+    security(("sessionToken" = [])),
+    request_body = wire::ImagesRequest,
+    params(("id" = Option<String>, Query, description = "interviewId; required with an executive token")),
+    responses((status = 200, body = Object, description = "Map of image name to base64"), (status = 400, body = wire::ErrorBody), (status = 401, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn images_zero(
+    State(state): State<AppState>,
+    ZeroAccess(access): ZeroAccess,
+    ApiJson(body): ApiJson<wire::ImagesRequest>,
+) -> ApiResult<wire::ImagesResponse> {
+    images(&state, access, body).await
+}
+
+/// Same as `/0/omni/get/images`, with the API key.
+#[utoipa::path(
+    post, path = "/omni/get/images", tag = "results",
+    security(("apiKey" = [], "sessionToken" = [])),
+    request_body = wire::ImagesRequest,
+    params(("id" = Option<String>, Query, description = "interviewId")),
+    responses((status = 200, body = Object, description = "Map of image name to base64"), (status = 400, body = wire::ErrorBody), (status = 401, body = wire::ErrorBody), (status = 403, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn images_keyed(
+    State(state): State<AppState>,
+    KeyedAccess(access): KeyedAccess,
+    ApiJson(body): ApiJson<wire::ImagesRequest>,
+) -> ApiResult<wire::ImagesResponse> {
+    images(&state, access, body).await
+}
+
+async fn finish(state: &AppState, access: SessionAccess) -> ApiResult<wire::FinishStatusResponse> {
+    let finished = state.onboarding.finish(&access).await?;
+    Ok(ApiJson(wire::FinishStatusResponse {
+        redirection_url: finished.redirection_url.map(|u| u.as_str().to_owned()).unwrap_or_default(),
+        action: finished.action.as_str().to_owned(),
+    }))
+}
+
+/// Mark the session complete (`ONBOARDING_FINISHED`). A GET with a side effect, as in Incode.
+#[utoipa::path(
+    get, path = "/0/omni/finish-status", tag = "partner",
+    security(("sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId; required with an executive token")),
+    responses((status = 200, body = wire::FinishStatusResponse), (status = 400, description = "The session expired", body = wire::ErrorBody), (status = 401, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn finish_zero(
+    State(state): State<AppState>,
+    ZeroAccess(access): ZeroAccess,
+) -> ApiResult<wire::FinishStatusResponse> {
+    finish(&state, access).await
+}
+
+/// Same as `/0/omni/finish-status`, with the API key.
+#[utoipa::path(
+    get, path = "/omni/finish-status", tag = "partner",
+    security(("apiKey" = [], "sessionToken" = [])),
+    params(("id" = Option<String>, Query, description = "interviewId"), ("flowId" = Option<String>, Query, description = "Accepted and ignored")),
+    responses((status = 200, body = wire::FinishStatusResponse), (status = 400, body = wire::ErrorBody), (status = 401, body = wire::ErrorBody), (status = 403, body = wire::ErrorBody), (status = 404, body = wire::ErrorBody))
+)]
+pub async fn finish_keyed(
+    State(state): State<AppState>,
+    KeyedAccess(access): KeyedAccess,
+) -> ApiResult<wire::FinishStatusResponse> {
+    finish(&state, access).await
+}
+
+/// Log a tenant administrator in; returns an executive token valid for 24 hours.
+#[utoipa::path(
+    post, path = "/executive/log-in", tag = "partner",
+    security(("apiKey" = [])),
+    request_body = wire::ExecutiveLoginRequest,
+    responses((status = 200, body = wire::ExecutiveLoginResponse), (status = 401, description = "Wrong email or password", body = wire::ErrorBody), (status = 403, body = wire::ErrorBody))
+)]
+pub async fn executive_login(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    ApiJson(body): ApiJson<wire::ExecutiveLoginRequest>,
+) -> ApiResult<wire::ExecutiveLoginResponse> {
+    let token = state.onboarding.executive_login(&key, &body.email, &body.password).await?;
+    Ok(ApiJson(wire::ExecutiveLoginResponse { token: token.expose().to_owned() }))
+}
+
+/// Liveness probe: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = wire::HealthResponse)))]
+pub async fn healthz() -> ApiJson<wire::HealthResponse> {
+    ApiJson(wire::HealthResponse { status: "ok".into() })
+}
+
+/// Readiness probe: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = wire::HealthResponse), (status = 503, body = wire::ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<wire::HealthResponse>, ApiError> {
+    match state.onboarding.store().ping().await {
+        Ok(()) => Ok(ApiJson(wire::HealthResponse { status: "ok".into() })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable"))
+        }
+    }
+}
