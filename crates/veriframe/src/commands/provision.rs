@@ -78,9 +78,10 @@ pub enum FlowsCommand {
         tenant: TenantArg,
         #[arg(long)]
         name: String,
-        /// JSON file with the configuration; `-` reads standard input; omitted uses defaults.
+        /// JSON file with the flow configuration; `-` reads standard input; omitted uses
+        /// the defaults.
         #[arg(long)]
-        config: Option<PathBuf>,
+        file: Option<PathBuf>,
     },
     /// List a tenant's flows.
     List {
@@ -209,9 +210,9 @@ pub async fn keys(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
 pub async fn flows(ctx: &Context, command: FlowsCommand) -> anyhow::Result<()> {
     let p = services(ctx).await?;
     match command {
-        FlowsCommand::Create { tenant, name, config } => {
+        FlowsCommand::Create { tenant, name, file } => {
             let tenant = tenant.resolve(&p).await?;
-            let config = match config {
+            let config = match file {
                 None => FlowConfig::default(),
                 Some(path) => {
                     let text = if path.as_os_str() == "-" {

@@ -24,13 +24,14 @@ pub struct ServeArgs {
 }
 
 pub async fn run(ctx: &Context) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     let config = &ctx.config;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
     let app = App::build(config, bound).await?;
     tracing::info!(address = %bound, database = %redact_url(&config.database_url()), "listening");
     print_banner(&app, ctx.json);
-    app.serve(listener, shutdown_signal()).await
+    app.serve(listener, shutdown).await
 }
 
 /// Tells the operator where the server is and, on the very first start only, the demo
