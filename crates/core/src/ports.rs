@@ -73,6 +73,9 @@ pub trait SecretStore: Send + Sync {
     async fn secret(&self, hash: &SecretHash) -> StoreResult<Option<SecretRecord>>;
     /// Deletes records that expired before `before`; returns how many.
     async fn delete_expired_secrets(&self, before: OffsetDateTime) -> StoreResult<u64>;
+    /// The secret and, when it names a session of its own tenant, that session's status: one
+    /// round trip for the hot path (status polling with a session token).
+    async fn secret_with_status(&self, hash: &SecretHash) -> StoreResult<Option<(SecretRecord, Option<StatusRow>)>>;
 }
 
 #[async_trait]

@@ -372,6 +372,42 @@ impl Onboarding {
         })
     }
 
+    /// Status polling through `/0/omni/get/onboarding/status`, the hot path: with a session
+    /// token this is one indexed read that checks the token and reads the status together.
+    /// The rules are those of [`Self::authenticate_token`] + [`Self::access_zero`] +
+    /// [`Self::status`], which an executive token goes through.
+    pub async fn poll_status(
+        &self,
+        presented: Option<&str>,
+        id: Option<InterviewId>,
+    ) -> ServiceResult<OnboardingStatus> {
+        let presented = presented.ok_or(ServiceError::Token(CredentialProblem::Missing))?;
+        let secret = Secret::parse_presented(presented).ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
+        let (record, status) = self
+            .store
+            .secret_with_status(&secret.hash())
+            .await?
+            .ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
+        let now = self.clock.now();
+        match (record.kind, record.session_id) {
+            (SecretKind::Session, Some(session_id)) => {
+                if now >= record.expires_at {
+                    return Err(ServiceError::Token(CredentialProblem::Expired));
+                }
+                if id.is_some_and(|id| id != session_id) {
+                    return Err(ServiceError::NotFound("interview"));
+                }
+                Ok(status.ok_or(ServiceError::NotFound("interview"))?.effective_status(now))
+            }
+            (SecretKind::Executive, _) => {
+                let token = self.authenticate_token(Some(presented)).await?;
+                let access = self.access_zero(&token, id)?;
+                self.status(&access).await
+            }
+            _ => Err(ServiceError::Token(CredentialProblem::Invalid)),
+        }
+    }
+
     /// The polled status: one indexed read.
     pub async fn status(&self, access: &SessionAccess) -> ServiceResult<OnboardingStatus> {
         let row = self

@@ -93,6 +93,18 @@ impl FromRequestParts<AppState> for Token {
     }
 }
 
+/// The raw `X-Incode-Hardware-Id` value, for handlers that check it themselves.
+#[derive(Debug, Clone)]
+pub struct PresentedToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PresentedToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(header(parts, TOKEN_HEADER)?.map(str::to_owned)))
+    }
+}
+
 /// `?id=<interviewId>`; other query parameters (`clientId`, `flowId`, `verbose`, ...) are
 /// accepted and ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +114,7 @@ pub struct IdQuery {
 }
 
 impl IdQuery {
-    fn interview_id(&self) -> Result<Option<InterviewId>, ApiError> {
+    pub fn interview_id(&self) -> Result<Option<InterviewId>, ApiError> {
         match self.id.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
             Some(id) => InterviewId::parse(id).map(Some).map_err(|e| ApiError::bad_request(format!("id: {e}"))),

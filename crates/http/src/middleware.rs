@@ -38,7 +38,10 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     let status = response.status();
     span.in_scope(|| {
         let ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3;
-        if route == "/healthz" || route == "/readyz" {
+        // Probes and successful status polls (every integrator polls every second or two per open
+        // session) would drown everything else at INFO.
+        let routine = route == "/healthz" || route == "/readyz" || route.ends_with("/get/onboarding/status");
+        if routine && status.is_success() {
             tracing::debug!(status = status.as_u16(), ms, "response");
         } else if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), ms, "response");

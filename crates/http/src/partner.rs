@@ -12,7 +12,7 @@ use veriframe_core::service::{StartSession, Started};
 use veriframe_core::text::{CountryCode, CustomFields, ExternalCustomerId, HttpUrl, Language};
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiKey, KeyedAccess, ZeroAccess};
+use crate::extract::{ApiJson, ApiKey, ApiQuery, IdQuery, KeyedAccess, PresentedToken, ZeroAccess};
 use crate::state::AppState;
 
 type ApiResult<T> = Result<ApiJson<T>, ApiError>;
@@ -149,9 +149,12 @@ async fn status(state: &AppState, access: SessionAccess) -> ApiResult<wire::Onbo
 )]
 pub async fn status_zero(
     State(state): State<AppState>,
-    ZeroAccess(access): ZeroAccess,
+    token: PresentedToken,
+    ApiQuery(query): ApiQuery<IdQuery>,
 ) -> ApiResult<wire::OnboardingStatusResponse> {
-    status(&state, access).await
+    // The hot path: one round trip to the database checks the token and reads the status.
+    let status = state.onboarding.poll_status(token.0.as_deref(), query.interview_id()?).await?;
+    Ok(ApiJson(wire::OnboardingStatusResponse { onboarding_status: status.as_str().to_owned() }))
 }
 
 /// Same as `/0/omni/get/onboarding/status`, with the API key (and usually an executive token).

@@ -25,7 +25,9 @@ fn every_session_endpoint_exists_in_both_forms() {
     for keyed in paths.keys().filter(|p| p.starts_with("/omni/") && *p != "/omni/start") {
         assert!(paths.contains_key(&format!("/0{keyed}")), "{keyed} has no /0 form");
     }
-    for path in ["/omni/start", "/0/omni/onboarding-url", "/0/omni/get/onboarding/status", "/executive/log-in", "/healthz"] {
+    for path in
+        ["/omni/start", "/0/omni/onboarding-url", "/0/omni/get/onboarding/status", "/executive/log-in", "/healthz"]
+    {
         assert!(paths.contains_key(path), "{path} missing");
     }
 }

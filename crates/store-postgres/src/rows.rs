@@ -150,6 +150,24 @@ impl TryFrom<SecretRow> for SecretRecord {
 }
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct SecretWithStatusRow {
+    #[sqlx(flatten)]
+    secret: SecretRow,
+    session_status: Option<String>,
+    session_expires_at: Option<OffsetDateTime>,
+}
+
+impl SecretWithStatusRow {
+    pub(crate) fn split(self) -> StoreResult<(SecretRecord, Option<StatusRow>)> {
+        let status = match (self.session_status, self.session_expires_at) {
+            (Some(status), Some(expires_at)) => Some(StatusRowRaw { status, expires_at }.try_into()?),
+            _ => None,
+        };
+        Ok((self.secret.try_into()?, status))
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
     id: String,
     tenant_id: String,

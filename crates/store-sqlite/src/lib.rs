@@ -26,7 +26,8 @@ use veriframe_core::tenant::{Admin, ApiKey, Tenant};
 use veriframe_core::text::{Email, ExternalCustomerId, HttpUrl};
 
 use crate::rows::{
-    AdminRow, ApiKeyRow, FlowRow, KeyWithTenantRow, SecretRow, SessionRow, StatusRowRaw, TenantRow, map_err,
+    AdminRow, ApiKeyRow, FlowRow, KeyWithTenantRow, SecretRow, SecretWithStatusRow, SessionRow, StatusRowRaw,
+    TenantRow, map_err,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -271,6 +272,21 @@ impl SecretStore for SqliteStore {
         .await
         .map_err(map_err)?
         .map(TryInto::try_into)
+        .transpose()
+    }
+
+    async fn secret_with_status(&self, hash: &SecretHash) -> StoreResult<Option<(SecretRecord, Option<StatusRow>)>> {
+        sqlx::query_as::<_, SecretWithStatusRow>(
+            "SELECT k.hash, k.kind, k.tenant_id, k.session_id, k.admin_id, k.created_at, k.expires_at,
+                    s.status AS session_status, s.expires_at AS session_expires_at
+             FROM secrets k LEFT JOIN sessions s ON s.id = k.session_id AND s.tenant_id = k.tenant_id
+             WHERE k.hash = ?",
+        )
+        .bind(hash.as_bytes().as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(SecretWithStatusRow::split)
         .transpose()
     }
 

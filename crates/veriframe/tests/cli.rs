@@ -88,9 +88,13 @@ fn first_start_prints_the_demo_credentials_once_and_restarts_reuse_them() {
     let flow = demo["configurationId"].as_str().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = veriframe_client::Client::new(&server.base()).unwrap().with_api_key(&key);
-    let started = runtime
-        .block_on(client.start(&veriframe_api_types::StartRequest { configuration_id: Some(flow.into()), ..Default::default() }))
-        .unwrap();
+    let started =
+        runtime
+            .block_on(client.start(&veriframe_api_types::StartRequest {
+                configuration_id: Some(flow.into()),
+                ..Default::default()
+            }))
+            .unwrap();
     assert_eq!(started.client_id, "demo");
     server.terminate();
 }
@@ -159,7 +163,10 @@ fn provisioning_commands_print_json_and_use_exit_codes() {
 
     let config = dir.path().join("flow.json");
     std::fs::write(&config, r#"{"modules":{"liveness":false},"allowedOrigins":["https://shop.example.com"],"redirectionUrl":"https://shop.example.com/done"}"#).unwrap();
-    let (code, flow) = run_json(data, &["flows", "create", "--client-id", "acme", "--name", "KYC", "--file", config.to_str().unwrap()]);
+    let (code, flow) = run_json(
+        data,
+        &["flows", "create", "--client-id", "acme", "--name", "KYC", "--file", config.to_str().unwrap()],
+    );
     assert_eq!(code, 0);
     let flow_id = flow["configurationId"].as_str().unwrap().to_owned();
     let (_, shown) = run_json(data, &["flows", "show", "--client-id", "acme", &flow_id]);
@@ -167,7 +174,10 @@ fn provisioning_commands_print_json_and_use_exit_codes() {
     assert_eq!(shown["config"]["allowedOrigins"][0], "https://shop.example.com");
     assert_eq!(shown["config"]["capture"]["idCaptureRetries"], 3);
     std::fs::write(&config, r#"{"modules":{"selfie":false}}"#).unwrap();
-    let output = veriframe(data).args(["flows", "create", "--client-id", "acme", "--name", "Bad", "--file", config.to_str().unwrap()]).output().unwrap();
+    let output = veriframe(data)
+        .args(["flows", "create", "--client-id", "acme", "--name", "Bad", "--file", config.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_ne!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stderr).contains("modules.faceMatch"));
 
@@ -194,7 +204,8 @@ fn config_example_and_help() {
     let file = dir.path().join("veriframe.toml");
     std::fs::write(&file, &example).unwrap();
     // The example is a valid configuration file.
-    let output = veriframe(dir.path()).args(["--config", file.to_str().unwrap(), "--json", "config", "show"]).output().unwrap();
+    let output =
+        veriframe(dir.path()).args(["--config", file.to_str().unwrap(), "--json", "config", "show"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(shown["listen"], "127.0.0.1:8080");
@@ -211,7 +222,13 @@ fn config_example_and_help() {
     let output = veriframe(dir.path()).args(["--config", file.to_str().unwrap(), "config", "show"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("listen"));
-    for args in [&["--help"][..], &["serve", "--help"], &["keys", "--help"], &["flows", "create", "--help"], &["bench", "poll", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["keys", "--help"],
+        &["flows", "create", "--help"],
+        &["bench", "poll", "--help"],
+    ] {
         let output = veriframe(dir.path()).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
         assert!(!output.stdout.is_empty());

@@ -33,7 +33,17 @@ fn crates_depend_only_on_what_they_may() {
     let rules: Vec<(&str, Vec<&str>)> = vec![
         ("core", [&server_only[..], &["veriframe-api-types", "veriframe-http", "veriframe-vision"]].concat()),
         ("api-types", [&server_only[..], &["veriframe-core"]].concat()),
-        ("client", vec!["veriframe-core", "veriframe-http", "veriframe-store-sqlite", "veriframe-store-postgres", "axum", "sqlx"]),
+        (
+            "client",
+            vec![
+                "veriframe-core",
+                "veriframe-http",
+                "veriframe-store-sqlite",
+                "veriframe-store-postgres",
+                "axum",
+                "sqlx",
+            ],
+        ),
         ("vision", vec!["tokio", "axum", "sqlx", "veriframe-core", "veriframe-http", "reqwest"]),
         ("http", vec!["sqlx", "veriframe-store-sqlite", "veriframe-store-postgres", "rten", "image"]),
         ("store-sqlite", vec!["axum", "veriframe-http", "veriframe-api-types", "rten", "image"]),

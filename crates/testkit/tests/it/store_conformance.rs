@@ -248,6 +248,14 @@ async fn secrets_and_admins(backend: Backend) {
     assert_eq!(s.secret(&record.hash).await.unwrap(), Some(record.clone()));
     assert_eq!(s.secret(&exec.hash).await.unwrap(), Some(exec.clone()));
     assert_eq!(s.secret(&Secret::generate(SecretKind::Session).hash()).await.unwrap(), None);
+    // The polling read: a session token comes with its session's status, others without.
+    let (found, status) = s.secret_with_status(&record.hash).await.unwrap().unwrap();
+    assert_eq!(found, record);
+    assert_eq!(status.map(|st| st.status), Some(OnboardingStatus::Unknown));
+    assert_eq!(status.map(|st| st.expires_at), Some(one.expires_at));
+    let (found, status) = s.secret_with_status(&exec.hash).await.unwrap().unwrap();
+    assert_eq!((found, status), (exec.clone(), None));
+    assert_eq!(s.secret_with_status(&Secret::generate(SecretKind::Session).hash()).await.unwrap(), None);
     assert_eq!(s.delete_expired_secrets(now() + Duration::hours(2)).await.unwrap(), 1);
     assert_eq!(s.secret(&exec.hash).await.unwrap(), None);
     assert_eq!(s.secret(&record.hash).await.unwrap(), Some(record));
