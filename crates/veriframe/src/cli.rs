@@ -36,7 +36,10 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Fetch or verify the model files.
+    Models(commands::models::ModelsArgs),
+}
 
 /// What every command receives.
 #[derive(Debug)]
