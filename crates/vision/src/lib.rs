@@ -3,4 +3,5 @@
 //! run it on a blocking pool.
 #![forbid(unsafe_code)]
 
+pub mod face;
 pub mod models;
