@@ -3,5 +3,6 @@
 //! run it on a blocking pool.
 #![forbid(unsafe_code)]
 
+pub mod decode;
 pub mod face;
 pub mod models;
