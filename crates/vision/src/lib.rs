@@ -5,4 +5,6 @@
 
 pub mod decode;
 pub mod face;
+pub mod liveness;
 pub mod models;
+pub mod warp;

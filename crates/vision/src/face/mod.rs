@@ -1,6 +1,18 @@
 //! Faces: detection, alignment, descriptors, matching and quality.
 
+pub mod align;
+pub mod blazeface;
 pub mod dlib;
+pub mod engine;
+pub mod matching;
+pub mod quality;
+
+pub use blazeface::{BoundingBox, Detection, DetectorKind, Keypoints, Point};
+pub use engine::{
+    AnalyzedFace, EngineOptions, FaceAnalysis, FaceEngine, FaceError, LivenessReport, crop_face,
+};
+pub use matching::{FaceMatch, MatchKind, MatchPolicy};
+pub use quality::{FaceQuality, Pose};
 
 use serde::{Deserialize, Serialize};
 
