@@ -39,6 +39,16 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Fetch or verify the model files.
     Models(commands::models::ModelsArgs),
+    /// Compare the main faces of two images.
+    FaceMatch(commands::face::FaceMatchArgs),
+    /// Faces, quality, pose and passive PAD of images.
+    FaceInspect(commands::face::FaceInspectArgs),
+    /// Score a head-turn liveness challenge from its frames.
+    Liveness(commands::liveness::LivenessArgs),
+    /// Measure accuracy on labelled test sets.
+    Eval(commands::eval::EvalArgs),
+    /// Time the engine's stages.
+    Bench(commands::bench::BenchArgs),
 }
 
 /// What every command receives.
