@@ -215,82 +215,17 @@ impl FaceEngine {
     }
 
     /// Scores a head-turn challenge: `frames` in capture order, `direction` as requested of
-    /// the subject, `mirrored` when the client flipped the frames horizontally.
+    /// the subject, `mirrored` when the client flipped the frames horizontally. Passive PAD, when
+    /// installed, runs on the first frame.
     pub fn head_turn(
         &self,
         frames: &[RgbImage],
         direction: TurnDirection,
         mirrored: bool,
     ) -> Result<LivenessReport, FaceError> {
-        let rules = &self.options.challenge;
-        let mut measures = Vec::with_capacity(frames.len());
-        let mut chips: Vec<Option<RgbImage>> = Vec::with_capacity(frames.len());
-        let mut first_face: Option<Detection> = None;
-        for (i, frame) in frames.iter().enumerate() {
-            // Challenge frames include turned faces whose scores drop to ~0.65.
-            let faces = self
-                .full
-                .detect(frame, rules.min_detection_score.min(0.6))?;
-            let main = largest(&faces).copied();
-            let measure =
-                match main.and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p))) {
-                    Some((det, pose)) => {
-                        if i == 0 {
-                            first_face = Some(det);
-                        }
-                        chips.push(align_chip(frame, &det.keypoints));
-                        let competing = faces
-                            .iter()
-                            .any(|o| o.bbox != det.bbox && o.bbox.width >= 0.5 * det.bbox.width);
-                        let c = det.bbox.center();
-                        FrameMeasure {
-                            faces: faces.len(),
-                            competing_face: competing,
-                            score: det.score,
-                            yaw: if mirrored { -pose.yaw } else { pose.yaw },
-                            roll_deg: pose.roll_deg,
-                            center_x: c.x,
-                            center_y: c.y,
-                            face_width: det.bbox.width,
-                            identity_distance: None,
-                        }
-                    }
-                    None => {
-                        chips.push(None);
-                        FrameMeasure {
-                            faces: 0,
-                            competing_face: false,
-                            score: 0.0,
-                            yaw: 0.0,
-                            roll_deg: 0.0,
-                            center_x: 0.0,
-                            center_y: 0.0,
-                            face_width: 0.0,
-                            identity_distance: None,
-                        }
-                    }
-                };
-            measures.push(measure);
-        }
-        // One batched descriptor run for every frame with a face.
-        let present: Vec<(usize, &RgbImage)> = chips
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
-            .collect();
-        let refs: Vec<&RgbImage> = present.iter().map(|(_, c)| *c).collect();
-        let embeddings = self.embedder.embed(&refs)?;
-        if let Some(reference) = present
-            .first()
-            .filter(|(i, _)| *i == 0)
-            .map(|_| &embeddings[0])
-        {
-            for ((i, _), e) in present.iter().zip(&embeddings) {
-                measures[*i].identity_distance = Some(reference.distance(e));
-            }
-        }
-        let challenge = evaluate_head_turn(&measures, direction, rules);
-        let passive = match (&self.pad, first_face, frames.first()) {
+        let measured = self.measure_frames(frames, mirrored)?;
+        let challenge = evaluate_head_turn(&measured.measures, direction, &self.options.challenge);
+        let passive = match (&self.pad, measured.first_face, frames.first()) {
             (Some(pad), Some(det), Some(frame)) => Some(pad.score(frame, &det.bbox)?),
             _ => None,
         };
@@ -301,6 +236,92 @@ impl FaceEngine {
             live,
         })
     }
+
+    /// Per-frame yaw, roll, detection and identity distance to the first frame: the inputs of
+    /// `liveness::evaluate_head_turn`.
+    pub fn measure_frames(
+        &self,
+        frames: &[RgbImage],
+        mirrored: bool,
+    ) -> Result<MeasuredFrames, FaceError> {
+        let rules = &self.options.challenge;
+        let mut measures = Vec::with_capacity(frames.len());
+        let mut chips: Vec<Option<RgbImage>> = Vec::with_capacity(frames.len());
+        let mut first_face: Option<Detection> = None;
+        for (i, frame) in frames.iter().enumerate() {
+            // Turned faces score lower (down to ~0.65 at 45°), so search below the rule's floor.
+            let faces = self
+                .full
+                .detect(frame, rules.min_detection_score.min(0.6))?;
+            let main = largest(&faces)
+                .copied()
+                .and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
+            let measure = match main {
+                Some((det, pose)) => {
+                    if i == 0 {
+                        first_face = Some(det);
+                    }
+                    chips.push(align_chip(frame, &det.keypoints));
+                    let competing = faces
+                        .iter()
+                        .any(|o| o.bbox != det.bbox && o.bbox.width >= 0.5 * det.bbox.width);
+                    let c = det.bbox.center();
+                    FrameMeasure {
+                        faces: faces.len(),
+                        competing_face: competing,
+                        score: det.score,
+                        yaw: if mirrored { -pose.yaw } else { pose.yaw },
+                        roll_deg: pose.roll_deg,
+                        center_x: c.x,
+                        center_y: c.y,
+                        face_width: det.bbox.width,
+                        identity_distance: None,
+                    }
+                }
+                None => {
+                    chips.push(None);
+                    FrameMeasure {
+                        faces: 0,
+                        competing_face: false,
+                        score: 0.0,
+                        yaw: 0.0,
+                        roll_deg: 0.0,
+                        center_x: 0.0,
+                        center_y: 0.0,
+                        face_width: 0.0,
+                        identity_distance: None,
+                    }
+                }
+            };
+            measures.push(measure);
+        }
+        // One batched descriptor run for every frame with a face.
+        let present: Vec<(usize, &RgbImage)> = chips
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .collect();
+        let refs: Vec<&RgbImage> = present.iter().map(|(_, c)| *c).collect();
+        let embeddings = self.embedder.embed(&refs)?;
+        if present.first().is_some_and(|(i, _)| *i == 0) {
+            let reference = &embeddings[0];
+            for ((i, _), e) in present.iter().zip(&embeddings) {
+                measures[*i].identity_distance = Some(reference.distance(e));
+            }
+        }
+        Ok(MeasuredFrames {
+            measures,
+            first_face,
+        })
+    }
+}
+
+/// Output of `FaceEngine::measure_frames`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeasuredFrames {
+    pub measures: Vec<FrameMeasure>,
+    /// The first frame's main face (PAD runs on it).
+    pub first_face: Option<Detection>,
 }
 
 /// The detection with the largest box.

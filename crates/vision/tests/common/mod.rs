@@ -6,7 +6,12 @@
 //! under `CI=true`, where it fails.
 #![allow(dead_code)]
 
+pub mod headturn;
+
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use veriframe_vision::face::{EngineOptions, FaceEngine};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -50,4 +55,27 @@ pub fn testdata(rel: &str) -> Option<PathBuf> {
         repo_root().join("../shared/testdata").join(rel),
         "test data",
     )
+}
+
+/// One engine per test binary (loading parses the dlib file and builds three models).
+pub fn engine() -> Option<&'static FaceEngine> {
+    static ENGINE: OnceLock<Option<FaceEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let models = models_dir()?;
+            let pad = pad_models_dir();
+            let options = EngineOptions {
+                pad_models_dir: pad,
+                ..EngineOptions::default()
+            };
+            Some(FaceEngine::load(&models, options).expect("load the face engine"))
+        })
+        .as_ref()
+}
+
+pub fn load_image(path: &Path) -> image::RgbImage {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    veriframe_vision::decode::decode(&bytes, &veriframe_vision::decode::DecodeLimits::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .image
 }
