@@ -50,43 +50,58 @@ fn synthetic_head_turn_passes_and_still_or_rolled_photo_fails() {
         .iter()
         .map(|&a| capture(&turn_head(&frame, &kp, a), &mut rng))
         .collect();
-    let measured = engine.measure_frames(&frames, false).unwrap();
-    let m = &measured.measures;
-    assert!(m.iter().all(|f| f.faces >= 1 && f.score >= 0.6), "{m:?}");
-    let baseline = m[0].yaw;
-    assert!(baseline.abs() <= 0.12, "frontal source: {baseline}");
-    for (f, a) in m.iter().zip(&angles) {
-        if *a >= 10.0 {
-            assert!(f.yaw - baseline > 0.0, "sign at {a}°: {m:?}");
+    // Both detectors, each on its own: the selfie default (128) and the full-range model.
+    for kind in [DetectorKind::Front128, DetectorKind::Full256] {
+        let measured = engine.measure_frames_with(&frames, false, kind).unwrap();
+        let m = &measured.measures;
+        assert!(
+            m.iter().all(|f| f.faces >= 1 && f.score >= 0.6),
+            "{kind:?}: {m:?}"
+        );
+        let baseline = m[0].yaw;
+        assert!(baseline.abs() <= 0.12, "frontal source: {baseline}");
+        for (f, a) in m.iter().zip(&angles) {
+            if *a >= 10.0 {
+                assert!(f.yaw - baseline > 0.0, "{kind:?} sign at {a}°: {m:?}");
+            }
         }
+        let left = evaluate_head_turn(m, TurnDirection::Left, &rules);
+        assert!(
+            left.passed,
+            "{kind:?}: {:?}\n{:?}",
+            left.failures, left.frames
+        );
+        assert!(
+            (0.15..=0.35).contains(&left.peak_delta),
+            "{kind:?} peak {}",
+            left.peak_delta
+        );
+        assert!(
+            left.same_person,
+            "identity across the turn: {:?}",
+            left.frames
+        );
+        let right = evaluate_head_turn(m, TurnDirection::Right, &rules);
+        assert!(!right.passed);
+        assert!(
+            right
+                .failures
+                .iter()
+                .any(|f| matches!(f, ChallengeFailure::TurnedWrongWay { .. }))
+        );
+        eprintln!(
+            "{kind:?} turn 35°: peak Δyaw {:.3}; identity distances {:?}",
+            left.peak_delta,
+            left.frames
+                .iter()
+                .map(|f| f.identity_distance.unwrap_or(-1.0))
+                .collect::<Vec<_>>()
+        );
     }
-    let left = evaluate_head_turn(m, TurnDirection::Left, &rules);
-    assert!(left.passed, "{:?}\n{:?}", left.failures, left.frames);
-    assert!(
-        (0.15..=0.35).contains(&left.peak_delta),
-        "peak {}",
-        left.peak_delta
-    );
-    assert!(
-        left.same_person,
-        "identity across the turn: {:?}",
-        left.frames
-    );
-    let right = evaluate_head_turn(m, TurnDirection::Right, &rules);
-    assert!(!right.passed);
-    assert!(
-        right
-            .failures
-            .iter()
-            .any(|f| matches!(f, ChallengeFailure::TurnedWrongWay { .. }))
-    );
-    eprintln!(
-        "turn 35°: peak Δyaw {:.3}; identity distances {:?}",
-        left.peak_delta,
-        left.frames
-            .iter()
-            .map(|f| f.identity_distance.unwrap_or(-1.0))
-            .collect::<Vec<_>>()
+    // Without a fallback the default measurement stays on the selfie detector.
+    assert_eq!(
+        engine.measure_frames(&frames, false).unwrap().detector,
+        DetectorKind::Front128
     );
 
     // The same photo held still (with camera noise) fails either way.

@@ -183,12 +183,12 @@ fn face_stages(
         })
         .collect();
     stages.push(time_stage("align", &faces, rounds, |(img, det)| {
-        align_chip(img, &det.keypoints).ok_or_else(|| anyhow::anyhow!("degenerate face"))?;
+        align_chip(img, det).ok_or_else(|| anyhow::anyhow!("degenerate face"))?;
         Ok(())
     })?);
     let chips: Vec<image::RgbImage> = faces
         .iter()
-        .filter_map(|(img, det)| align_chip(img, &det.keypoints))
+        .filter_map(|(img, det)| align_chip(img, det))
         .collect();
     stages.push(time_stage("embed", &chips, rounds, |chip| {
         engine.embedder().embed(&[chip])?;
@@ -200,6 +200,15 @@ fn face_stages(
         rounds,
         |img| {
             engine.analyze(img, DetectorKind::Full256)?;
+            Ok(())
+        },
+    )?);
+    stages.push(time_stage(
+        "detect_128+align+embed",
+        &images,
+        rounds,
+        |img| {
+            engine.analyze(img, DetectorKind::Front128)?;
             Ok(())
         },
     )?);
@@ -215,8 +224,8 @@ fn face_stages(
     let selfie = images[0].clone();
     let frames: Vec<image::RgbImage> = (0..5).map(|_| selfie.clone()).collect();
     stages.push(time_stage("session_faces", &[()], rounds, |()| {
-        let d = engine.analyze(&doc, DetectorKind::Full256)?;
-        let s = engine.analyze(&selfie, DetectorKind::Full256)?;
+        let d = engine.analyze_document(&doc)?;
+        let s = engine.analyze_selfie(&selfie)?;
         if let (Some(a), Some(b)) = (d.primary, s.primary) {
             engine.compare(&a.embedding, &b.embedding, MatchKind::Document);
         }

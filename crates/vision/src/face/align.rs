@@ -2,12 +2,13 @@
 //!
 //! dlib's descriptor expects the chip its own landmark model would cut (padding 0.25). We fit a
 //! least-squares similarity (scale, rotation, translation — no shear, so the face is never
-//! distorted) from four BlazeFace keypoints to where those keypoints land, on average, inside
-//! dlib-made chips. The template was measured by running BlazeFace-256 on dlib's chips.
+//! distorted) from four BlazeFace keypoints to where that detector's keypoints land, on
+//! average, inside dlib-made chips. Each model places keypoints a little differently, so each
+//! has its own template (`examples/chip_template.rs` measures them).
 
 use image::{Rgb, RgbImage};
 
-use super::blazeface::{Keypoints, Point};
+use super::blazeface::{Detection, DetectorKind, Keypoints, Point};
 use super::dlib::CHIP_SIZE;
 use crate::warp::{Affine, warp};
 
@@ -22,6 +23,28 @@ pub const CHIP_TEMPLATE: [Point; 4] = [
         y: 106.44,
     },
 ];
+
+/// The same for BlazeFace-128 (measured on dlib's 15 reference chips).
+pub const CHIP_TEMPLATE_128: [Point; 4] = [
+    Point { x: 45.22, y: 47.34 },
+    Point {
+        x: 102.10,
+        y: 47.11,
+    },
+    Point { x: 73.63, y: 75.75 },
+    Point {
+        x: 73.49,
+        y: 106.78,
+    },
+];
+
+/// The template for a detector.
+pub fn template(kind: DetectorKind) -> &'static [Point; 4] {
+    match kind {
+        DetectorKind::Full256 => &CHIP_TEMPLATE,
+        DetectorKind::Front128 => &CHIP_TEMPLATE_128,
+    }
+}
 
 /// `dst = [a −b; b a]·src + (tx, ty)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,15 +122,16 @@ pub fn fit_similarity(src: &[Point], dst: &[Point]) -> Option<Similarity> {
     })
 }
 
-/// The similarity from image pixels to chip pixels for these keypoints.
-pub fn chip_transform(kp: &Keypoints) -> Option<Similarity> {
+/// The similarity from image pixels to chip pixels for keypoints from detector `kind`.
+pub fn chip_transform(kp: &Keypoints, kind: DetectorKind) -> Option<Similarity> {
     let src = [kp.right_eye, kp.left_eye, kp.nose_tip, kp.mouth];
-    fit_similarity(&src, &CHIP_TEMPLATE)
+    fit_similarity(&src, template(kind))
 }
 
-/// Cuts the 150×150 descriptor chip (anti-aliased). `None` for degenerate keypoints.
-pub fn align_chip(img: &RgbImage, kp: &Keypoints) -> Option<RgbImage> {
-    let to_chip = chip_transform(kp)?;
+/// Cuts the 150×150 descriptor chip of a detected face (anti-aliased). `None` for degenerate
+/// keypoints.
+pub fn align_chip(img: &RgbImage, det: &Detection) -> Option<RgbImage> {
+    let to_chip = chip_transform(&det.keypoints, det.detector)?;
     let to_image = to_chip.to_affine().inverse()?;
     let size = CHIP_SIZE as u32;
     Some(warp(img, &to_image, size, size, Rgb([0, 0, 0])))
@@ -159,7 +183,7 @@ mod tests {
             mouth: pts[3],
             ..Keypoints::default()
         };
-        let t = chip_transform(&kp).unwrap();
+        let t = chip_transform(&kp, DetectorKind::Full256).unwrap();
         assert!((t.scale() - 1.0 / 3.0).abs() < 1e-4);
         assert!((t.angle_deg() + 20.0).abs() < 0.1);
     }

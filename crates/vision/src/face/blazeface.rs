@@ -117,6 +117,8 @@ impl Keypoints {
 /// One detected face.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
+    /// Which model found it (alignment uses a per-model keypoint template).
+    pub detector: DetectorKind,
     /// Detector confidence (0–1).
     pub score: f32,
     pub bbox: BoundingBox,
@@ -249,7 +251,7 @@ impl BlazeFace {
         let merged = weighted_nms(candidates);
         Ok(merged
             .into_iter()
-            .map(|d| to_source(&d, &map, size as f32))
+            .map(|d| to_source(&d, &map, size as f32, self.kind))
             .collect())
     }
 }
@@ -345,7 +347,7 @@ fn weighted_nms(mut candidates: Vec<RawDetection>) -> Vec<RawDetection> {
     out
 }
 
-fn to_source(d: &RawDetection, map: &Affine, size: f32) -> Detection {
+fn to_source(d: &RawDetection, map: &Affine, size: f32, detector: DetectorKind) -> Detection {
     let pt = |x: f32, y: f32| {
         let (sx, sy) = map.apply(x * size, y * size);
         Point::new(sx, sy)
@@ -356,6 +358,7 @@ fn to_source(d: &RawDetection, map: &Affine, size: f32) -> Detection {
     let g = &d.geom;
     let kp = std::array::from_fn(|k| pt(g[4 + 2 * k], g[5 + 2 * k]));
     Detection {
+        detector,
         score: d.score,
         bbox: BoundingBox {
             x: top_left.x,

@@ -41,6 +41,10 @@ pub struct EngineOptions {
     pub policy: MatchPolicy,
     /// Detections below this score are ignored for analysis and face counts.
     pub min_face_score: f32,
+    /// Detector for selfies and challenge frames, where the face is large. The short-range
+    /// 128 model costs about a seventh of the 256 one; when it finds no face the 256 model is
+    /// used instead.
+    pub selfie_detector: DetectorKind,
     pub challenge: ChallengeRules,
 }
 
@@ -50,6 +54,7 @@ impl Default for EngineOptions {
             pad_models_dir: None,
             policy: MatchPolicy::default(),
             min_face_score: 0.7,
+            selfie_detector: DetectorKind::Front128,
             challenge: ChallengeRules::default(),
         }
     }
@@ -164,7 +169,7 @@ impl FaceEngine {
         img: &RgbImage,
         det: &Detection,
     ) -> Result<(Embedding, RgbImage), FaceError> {
-        let chip = align_chip(img, &det.keypoints).ok_or(FaceError::Degenerate)?;
+        let chip = align_chip(img, det).ok_or(FaceError::Degenerate)?;
         let embedding = self
             .embedder
             .embed(&[&chip])?
@@ -196,6 +201,22 @@ impl FaceEngine {
             faces,
             primary,
         })
+    }
+
+    /// `analyze` for identity documents and other whole scenes: the full-range detector.
+    pub fn analyze_document(&self, img: &RgbImage) -> Result<FaceAnalysis, FaceError> {
+        self.analyze(img, DetectorKind::Full256)
+    }
+
+    /// `analyze` for a selfie: the configured selfie detector, falling back to the full-range
+    /// one when it finds nothing (a face far from the camera).
+    pub fn analyze_selfie(&self, img: &RgbImage) -> Result<FaceAnalysis, FaceError> {
+        let kind = self.options.selfie_detector;
+        let analysis = self.analyze(img, kind)?;
+        if analysis.primary.is_some() || kind == DetectorKind::Full256 {
+            return Ok(analysis);
+        }
+        self.analyze(img, DetectorKind::Full256)
     }
 
     pub fn compare(&self, a: &Embedding, b: &Embedding, kind: MatchKind) -> FaceMatch {
@@ -238,11 +259,28 @@ impl FaceEngine {
     }
 
     /// Per-frame yaw, roll, detection and identity distance to the first frame: the inputs of
-    /// `liveness::evaluate_head_turn`.
+    /// `liveness::evaluate_head_turn`. Uses the selfie detector; if it misses a face in any
+    /// frame the whole sequence is measured again with the full-range detector, so that every
+    /// yaw in a sequence comes from the same model.
     pub fn measure_frames(
         &self,
         frames: &[RgbImage],
         mirrored: bool,
+    ) -> Result<MeasuredFrames, FaceError> {
+        let kind = self.options.selfie_detector;
+        let measured = self.measure_frames_with(frames, mirrored, kind)?;
+        if kind == DetectorKind::Full256 || measured.measures.iter().all(|m| m.faces > 0) {
+            return Ok(measured);
+        }
+        self.measure_frames_with(frames, mirrored, DetectorKind::Full256)
+    }
+
+    /// `measure_frames` with a given detector and no fallback.
+    pub fn measure_frames_with(
+        &self,
+        frames: &[RgbImage],
+        mirrored: bool,
+        kind: DetectorKind,
     ) -> Result<MeasuredFrames, FaceError> {
         let rules = &self.options.challenge;
         let mut measures = Vec::with_capacity(frames.len());
@@ -251,7 +289,7 @@ impl FaceEngine {
         for (i, frame) in frames.iter().enumerate() {
             // Turned faces score lower (down to ~0.65 at 45°), so search below the rule's floor.
             let faces = self
-                .full
+                .detector(kind)
                 .detect(frame, rules.min_detection_score.min(0.6))?;
             let main = largest(&faces)
                 .copied()
@@ -261,7 +299,7 @@ impl FaceEngine {
                     if i == 0 {
                         first_face = Some(det);
                     }
-                    chips.push(align_chip(frame, &det.keypoints));
+                    chips.push(align_chip(frame, &det));
                     let competing = faces
                         .iter()
                         .any(|o| o.bbox != det.bbox && o.bbox.width >= 0.5 * det.bbox.width);
@@ -310,6 +348,7 @@ impl FaceEngine {
             }
         }
         Ok(MeasuredFrames {
+            detector: kind,
             measures,
             first_face,
         })
@@ -319,6 +358,8 @@ impl FaceEngine {
 /// Output of `FaceEngine::measure_frames`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeasuredFrames {
+    /// The model every frame was measured with.
+    pub detector: DetectorKind,
     pub measures: Vec<FrameMeasure>,
     /// The first frame's main face (PAD runs on it).
     pub first_face: Option<Detection>,
