@@ -150,3 +150,30 @@ fn selfie_detector_and_crop() {
     let again = engine.detect(&crop, DetectorKind::Front128).unwrap();
     assert_eq!(again.len(), 1, "the crop still shows the face");
 }
+
+#[test]
+fn selfie_feedback() {
+    use veriframe_vision::face::{CaptureIssue, CaptureThresholds, selfie_issues};
+    let (Some(engine), Some(london)) = (common::engine(), common::testdata("faces-london")) else {
+        return;
+    };
+    let t = CaptureThresholds::default();
+    let img = common::load_image(&london.join("001_neutral.jpg"));
+    assert!(selfie_issues(&engine.analyze_selfie(&img).unwrap(), &t).is_empty());
+    let blurred = image::imageops::blur(&img, 2.5);
+    let issues = selfie_issues(&engine.analyze_selfie(&blurred).unwrap(), &t);
+    assert!(issues.contains(&CaptureIssue::Blurry), "{issues:?}");
+    let dark = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        image::Rgb(img.get_pixel(x, y).0.map(|v| v / 6))
+    });
+    let issues = selfie_issues(&engine.analyze_selfie(&dark).unwrap(), &t);
+    assert!(
+        issues.contains(&CaptureIssue::TooDark) || issues.contains(&CaptureIssue::NoFace),
+        "{issues:?}"
+    );
+    let empty = image::RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]));
+    assert_eq!(
+        selfie_issues(&engine.analyze_selfie(&empty).unwrap(), &t),
+        [CaptureIssue::NoFace]
+    );
+}

@@ -12,7 +12,7 @@ pub use engine::{
     AnalyzedFace, EngineOptions, FaceAnalysis, FaceEngine, FaceError, LivenessReport, crop_face,
 };
 pub use matching::{FaceMatch, MatchKind, MatchPolicy};
-pub use quality::{FaceQuality, Pose};
+pub use quality::{CaptureIssue, CaptureThresholds, FaceQuality, Pose, selfie_issues};
 
 use serde::{Deserialize, Serialize};
 

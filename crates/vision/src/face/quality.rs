@@ -5,6 +5,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::blazeface::{Detection, Keypoints};
+use super::engine::FaceAnalysis;
 
 /// Head pose read from the detector's keypoints.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -108,6 +109,94 @@ pub fn chip_luma_stats(chip: &RgbImage) -> (f32, f32) {
     }
     let mean_lap = lap_sum / n;
     ((sum / n) as f32, (lap_sq / n - mean_lap * mean_lap) as f32)
+}
+
+/// What a person should fix in a selfie capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureIssue {
+    NoFace,
+    MultipleFaces,
+    /// Too few pixels across the face for a reliable descriptor: come closer.
+    FaceTooSmall,
+    /// The face fills (or leaves) the frame: move back.
+    FaceTooClose,
+    TooDark,
+    TooBright,
+    Blurry,
+    /// Look at the camera.
+    TurnedAway,
+    /// Hold the head (or phone) upright.
+    Tilted,
+}
+
+/// Limits for selfie capture feedback. Sharpness: a 600 px portrait (eyes ~90 px apart) reads
+/// 350–700 sharp, ~90 after a σ = 1 px blur and ~20 after σ = 2 px; a face upscaled from eyes
+/// ~23 px apart reads 15–25.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CaptureThresholds {
+    pub min_inter_eye_px: f32,
+    pub max_face_width_ratio: f32,
+    pub min_brightness: f32,
+    pub max_brightness: f32,
+    pub min_sharpness: f32,
+    pub max_abs_yaw: f32,
+    pub max_abs_roll_deg: f32,
+}
+
+impl Default for CaptureThresholds {
+    fn default() -> Self {
+        Self {
+            min_inter_eye_px: 40.0,
+            max_face_width_ratio: 0.85,
+            min_brightness: 50.0,
+            max_brightness: 215.0,
+            min_sharpness: 40.0,
+            max_abs_yaw: 0.20,
+            max_abs_roll_deg: 25.0,
+        }
+    }
+}
+
+/// Issues with a selfie, most important first; empty when it is fine.
+pub fn selfie_issues(analysis: &FaceAnalysis, t: &CaptureThresholds) -> Vec<CaptureIssue> {
+    let Some(face) = &analysis.primary else {
+        return vec![CaptureIssue::NoFace];
+    };
+    let mut issues = Vec::new();
+    let main = face.detection.bbox.width;
+    if analysis
+        .faces
+        .iter()
+        .filter(|d| d.bbox.width >= 0.5 * main)
+        .count()
+        > 1
+    {
+        issues.push(CaptureIssue::MultipleFaces);
+    }
+    let q = &face.quality;
+    if q.inter_eye_px < t.min_inter_eye_px {
+        issues.push(CaptureIssue::FaceTooSmall);
+    }
+    if q.face_width_ratio > t.max_face_width_ratio {
+        issues.push(CaptureIssue::FaceTooClose);
+    }
+    if q.brightness < t.min_brightness {
+        issues.push(CaptureIssue::TooDark);
+    }
+    if q.brightness > t.max_brightness {
+        issues.push(CaptureIssue::TooBright);
+    }
+    if q.sharpness < t.min_sharpness {
+        issues.push(CaptureIssue::Blurry);
+    }
+    if q.pose.yaw.abs() > t.max_abs_yaw {
+        issues.push(CaptureIssue::TurnedAway);
+    }
+    if q.pose.roll_deg.abs() > t.max_abs_roll_deg {
+        issues.push(CaptureIssue::Tilted);
+    }
+    issues
 }
 
 #[cfg(test)]
