@@ -238,9 +238,10 @@ impl BlazeFace {
                     boxes.shape()
                 )));
             }
+            // Shapes were checked above; `to_vec` also copes with non-contiguous outputs.
             decode_grid(
-                scores.data().unwrap_or(&[]),
-                boxes.data().unwrap_or(&[]),
+                &scores.to_vec(),
+                &boxes.to_vec(),
                 cells,
                 per_cell,
                 size as f32,
