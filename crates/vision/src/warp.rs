@@ -64,41 +64,53 @@ impl Affine {
     }
 }
 
-/// Averages `k×k` blocks (edge blocks average what exists).
+/// Averages `k×k` blocks (edge blocks average what exists). For `k > 4` it averages a regular
+/// grid of about 4×4 samples per block instead of every pixel: the result is still
+/// alias-free for the bilinear step that follows, and a 12 MP photo shrinks in a few
+/// milliseconds.
 pub fn box_shrink(src: &RgbImage, k: u32) -> RgbImage {
     if k <= 1 {
         return src.clone();
     }
-    let (w, h) = src.dimensions();
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    let k = k as usize;
+    // Odd, so that fine periodic patterns (stripes, print screens) are not sampled in phase.
+    let step = (k / 4).max(1) | 1;
     let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
     let raw = src.as_raw();
-    let mut out = RgbImage::new(ow, oh);
-    let mut acc = vec![0u32; ow as usize * 3];
-    let mut counts = vec![0u32; ow as usize];
+    let mut out = vec![0u8; ow * oh * 3];
+    let mut acc = vec![0u32; ow * 3];
+    let mut count = vec![0u32; ow];
+    // Sample offsets inside a block starting at `start` and ending before `end`.
+    let samples = move |start: usize, end: usize| {
+        let first = start + (step / 2).min(end - start - 1);
+        (first..end).step_by(step)
+    };
     for oy in 0..oh {
-        acc.iter_mut().for_each(|v| *v = 0);
-        counts.iter_mut().for_each(|v| *v = 0);
-        for y in oy * k..((oy + 1) * k).min(h) {
-            let row = &raw[(y * w * 3) as usize..((y + 1) * w * 3) as usize];
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                let ox = x / k as usize;
-                acc[ox * 3] += u32::from(px[0]);
-                acc[ox * 3 + 1] += u32::from(px[1]);
-                acc[ox * 3 + 2] += u32::from(px[2]);
-                counts[ox] += 1;
+        acc.fill(0);
+        count.fill(0);
+        for y in samples(oy * k, ((oy + 1) * k).min(h)) {
+            let row = &raw[y * w * 3..(y + 1) * w * 3];
+            for ox in 0..ow {
+                let a = &mut acc[ox * 3..ox * 3 + 3];
+                for x in samples(ox * k, ((ox + 1) * k).min(w)) {
+                    let px = &row[x * 3..x * 3 + 3];
+                    a[0] += u32::from(px[0]);
+                    a[1] += u32::from(px[1]);
+                    a[2] += u32::from(px[2]);
+                    count[ox] += 1;
+                }
             }
         }
-        for ox in 0..ow as usize {
-            let n = counts[ox].max(1);
-            let px = [
-                ((acc[ox * 3] + n / 2) / n) as u8,
-                ((acc[ox * 3 + 1] + n / 2) / n) as u8,
-                ((acc[ox * 3 + 2] + n / 2) / n) as u8,
-            ];
-            out.put_pixel(ox as u32, oy, Rgb(px));
+        let out_row = &mut out[oy * ow * 3..(oy + 1) * ow * 3];
+        for ox in 0..ow {
+            let n = count[ox].max(1);
+            for c in 0..3 {
+                out_row[ox * 3 + c] = ((acc[ox * 3 + c] + n / 2) / n) as u8;
+            }
         }
     }
-    out
+    RgbImage::from_raw(ow as u32, oh as u32, out).unwrap_or_else(|| RgbImage::new(1, 1))
 }
 
 /// Renders `out_w×out_h` pixels, each sampled at `map(x + 0.5, y + 0.5) − 0.5` in `src`
@@ -197,6 +209,25 @@ mod tests {
         let (x, y) = m.apply(3.0, 7.0);
         let (bx, by) = inv.apply(x, y);
         assert!((bx - 3.0).abs() < 1e-4 && (by - 7.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn box_shrink_averages_blocks() {
+        let img = RgbImage::from_fn(10, 7, |x, y| Rgb([(x * 10) as u8, (y * 10) as u8, 200]));
+        let small = box_shrink(&img, 3);
+        assert_eq!(small.dimensions(), (4, 3));
+        // First block: x 0..3 → mean 10, y 0..3 → mean 10.
+        assert_eq!(small.get_pixel(0, 0).0, [10, 10, 200]);
+        // Edge block: x 9 only, y 6 only.
+        assert_eq!(small.get_pixel(3, 2).0, [90, 60, 200]);
+        // Large factors sample a grid and still average.
+        let big = RgbImage::from_fn(400, 400, |x, _| Rgb([(x % 2 * 200) as u8, 0, 0]));
+        let s = box_shrink(&big, 40);
+        assert!(
+            (80..=120).contains(&s.get_pixel(3, 3)[0]),
+            "{:?}",
+            s.get_pixel(3, 3)
+        );
     }
 
     #[test]

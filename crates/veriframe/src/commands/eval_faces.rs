@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
-use veriframe_vision::face::{DetectorKind, Embedding, MatchKind};
+use veriframe_vision::face::{Embedding, MatchKind};
 
 use super::face::{DetectorArg, load_engine, read_image};
 use crate::cli::Context;
@@ -79,7 +79,7 @@ struct EvalReport {
     dir: PathBuf,
     documents: Option<PathBuf>,
     kind: MatchKind,
-    detector: DetectorKind,
+    detector: DetectorArg,
     images: usize,
     people: usize,
     skipped: Vec<String>,
@@ -149,7 +149,7 @@ fn embed_dir(
     engine: &veriframe_vision::face::FaceEngine,
     dir: &Path,
     documents: bool,
-    detector: DetectorKind,
+    detector: DetectorArg,
     skipped: &mut Vec<String>,
     no_face: &mut Vec<String>,
 ) -> anyhow::Result<Vec<Embedded>> {
@@ -160,7 +160,7 @@ fn embed_dir(
             continue;
         };
         let img = read_image(&path)?;
-        match engine.analyze(&img, detector)?.primary {
+        match detector.analyze(engine, &img)?.primary {
             Some(face) => out.push(Embedded {
                 name: name(&path),
                 person,
@@ -174,7 +174,7 @@ fn embed_dir(
 
 pub fn run(args: &EvalFacesArgs, ctx: &Context) -> anyhow::Result<()> {
     let engine = load_engine(ctx)?;
-    let detector = DetectorKind::from(args.detector);
+    let detector = args.detector;
     let kind = if args.documents.is_some() {
         MatchKind::Document
     } else {

@@ -32,7 +32,8 @@ impl From<KindArg> for MatchKind {
 }
 
 /// BlazeFace model to detect with.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DetectorArg {
     /// Full-range 256×256 (default; documents and whole frames).
     #[value(name = "256")]
@@ -40,14 +41,22 @@ pub enum DetectorArg {
     /// Short-range 128×128 (close-up selfies).
     #[value(name = "128")]
     Front128,
+    /// What the server does with selfies: 128 when the face is large, else 256.
+    Selfie,
 }
 
-impl From<DetectorArg> for DetectorKind {
-    fn from(d: DetectorArg) -> Self {
-        match d {
-            DetectorArg::Full256 => DetectorKind::Full256,
-            DetectorArg::Front128 => DetectorKind::Front128,
-        }
+impl DetectorArg {
+    /// Runs `FaceEngine::analyze` the way this choice says.
+    pub(crate) fn analyze(
+        self,
+        engine: &FaceEngine,
+        img: &image::RgbImage,
+    ) -> anyhow::Result<FaceAnalysis> {
+        Ok(match self {
+            DetectorArg::Full256 => engine.analyze(img, DetectorKind::Full256)?,
+            DetectorArg::Front128 => engine.analyze(img, DetectorKind::Front128)?,
+            DetectorArg::Selfie => engine.analyze_selfie(img)?,
+        })
     }
 }
 
@@ -102,10 +111,9 @@ struct FaceMatchOutput {
 
 pub fn run(args: &FaceMatchArgs, ctx: &Context) -> anyhow::Result<()> {
     let engine = load_engine(ctx)?;
-    let detector = DetectorKind::from(args.detector);
     let summarize = |path: &Path| -> anyhow::Result<ImageSummary> {
         let img = read_image(path)?;
-        let analysis = engine.analyze(&img, detector)?;
+        let analysis = args.detector.analyze(&engine, &img)?;
         Ok(ImageSummary {
             path: path.to_path_buf(),
             faces_found: analysis.face_count(),
@@ -176,7 +184,7 @@ pub fn inspect(args: &FaceInspectArgs, ctx: &Context) -> anyhow::Result<()> {
     let mut out = Vec::new();
     for path in &args.images {
         let img = read_image(path)?;
-        let analysis = engine.analyze(&img, args.detector.into())?;
+        let analysis = args.detector.analyze(&engine, &img)?;
         let passive_pad = match &analysis.primary {
             Some(face) => engine.passive_pad(&img, &face.detection)?,
             None => None,
