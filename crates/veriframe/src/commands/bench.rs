@@ -39,6 +39,12 @@ pub struct BenchVisionArgs {
     /// An identity-document image for the session estimate.
     #[arg(long, default_value = "../shared/testdata/idcard_synth/obama_card.jpg")]
     pub document: PathBuf,
+    /// A selfie for the session estimate (also used, five times, as the challenge frames).
+    #[arg(
+        long,
+        default_value = "../shared/testdata/faces-london/001_neutral.jpg"
+    )]
+    pub selfie: PathBuf,
     /// Passes over the images per stage.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
@@ -221,7 +227,7 @@ fn face_stages(
 
     // Face part of one session: document portrait, selfie, match, 5 challenge frames (+PAD).
     let doc = decode(&std::fs::read(&args.document)?, &limits)?.image;
-    let selfie = images[0].clone();
+    let selfie = decode(&std::fs::read(&args.selfie)?, &limits)?.image;
     let frames: Vec<image::RgbImage> = (0..5).map(|_| selfie.clone()).collect();
     stages.push(time_stage("session_faces", &[()], rounds, |()| {
         let d = engine.analyze_document(&doc)?;

@@ -187,6 +187,15 @@ impl FaceEngine {
     /// Detects, picks the largest face, aligns, embeds and measures it.
     pub fn analyze(&self, img: &RgbImage, kind: DetectorKind) -> Result<FaceAnalysis, FaceError> {
         let faces = self.detect(img, kind)?;
+        self.analyze_detections(img, kind, faces)
+    }
+
+    fn analyze_detections(
+        &self,
+        img: &RgbImage,
+        kind: DetectorKind,
+        faces: Vec<Detection>,
+    ) -> Result<FaceAnalysis, FaceError> {
         let primary = match largest(&faces) {
             Some(det) => {
                 let (embedding, chip) = self.embed(img, det)?;
@@ -218,13 +227,10 @@ impl FaceEngine {
     /// one when it finds nothing (a face far from the camera).
     pub fn analyze_selfie(&self, img: &RgbImage) -> Result<FaceAnalysis, FaceError> {
         let kind = self.options.selfie_detector;
-        let analysis = self.analyze(img, kind)?;
-        let large = analysis
-            .primary
-            .as_ref()
-            .is_some_and(|f| self.large_enough_for_selfie_detector(img, &f.detection));
+        let faces = self.detect(img, kind)?;
+        let large = largest(&faces).is_some_and(|d| self.large_enough_for_selfie_detector(img, d));
         if large || kind == DetectorKind::Full256 {
-            return Ok(analysis);
+            return self.analyze_detections(img, kind, faces);
         }
         self.analyze(img, DetectorKind::Full256)
     }
@@ -283,13 +289,9 @@ impl FaceEngine {
         mirrored: bool,
     ) -> Result<MeasuredFrames, FaceError> {
         let kind = self.options.selfie_detector;
-        let measured = self.measure_frames_with(frames, mirrored, kind)?;
-        let min = self.options.selfie_min_face_fraction;
-        let usable =
-            measured.measures.iter().zip(frames).all(|(m, f)| {
-                m.faces > 0 && m.face_width >= min * f.width().max(f.height()) as f32
-            });
-        if kind == DetectorKind::Full256 || usable {
+        if kind != DetectorKind::Full256
+            && let Some(measured) = self.measure_sequence(frames, mirrored, kind, true)?
+        {
             return Ok(measured);
         }
         self.measure_frames_with(frames, mirrored, DetectorKind::Full256)
@@ -302,6 +304,24 @@ impl FaceEngine {
         mirrored: bool,
         kind: DetectorKind,
     ) -> Result<MeasuredFrames, FaceError> {
+        let measured = self.measure_sequence(frames, mirrored, kind, false)?;
+        // Without `stop_when_unusable` every frame is measured and the result is `Some`.
+        Ok(measured.unwrap_or(MeasuredFrames {
+            detector: kind,
+            measures: Vec::new(),
+            first_face: None,
+        }))
+    }
+
+    /// With `stop_when_unusable`, returns `None` at the first frame whose face is missing or
+    /// too small for the selfie detector, before any descriptor is computed.
+    fn measure_sequence(
+        &self,
+        frames: &[RgbImage],
+        mirrored: bool,
+        kind: DetectorKind,
+        stop_when_unusable: bool,
+    ) -> Result<Option<MeasuredFrames>, FaceError> {
         let rules = &self.options.challenge;
         let mut measures = Vec::with_capacity(frames.len());
         let mut chips: Vec<Option<RgbImage>> = Vec::with_capacity(frames.len());
@@ -314,6 +334,11 @@ impl FaceEngine {
             let main = largest(&faces)
                 .copied()
                 .and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
+            let usable =
+                main.is_some_and(|(d, _)| self.large_enough_for_selfie_detector(frame, &d));
+            if stop_when_unusable && !usable {
+                return Ok(None);
+            }
             let measure = match main {
                 Some((det, pose)) => {
                     if i == 0 {
@@ -367,11 +392,11 @@ impl FaceEngine {
                 measures[*i].identity_distance = Some(reference.distance(e));
             }
         }
-        Ok(MeasuredFrames {
+        Ok(Some(MeasuredFrames {
             detector: kind,
             measures,
             first_face,
-        })
+        }))
     }
 }
 
