@@ -4,8 +4,8 @@
 //! The reader (`reader`) turns the file into weights with every affine folded into its conv;
 //! `to_onnx` writes the network as an in-memory ONNX graph, which rten then optimises and
 //! prepacks like any other model. Going through ONNX rather than calling rten's operators one by
-//! one lets rten fuse conv+relu and cache packed weights, and gives an exportable artefact for
-//! debugging (`veriframe models export-dlib-onnx` is not needed; `to_onnx_bytes` is public).
+//! one lets rten fuse conv+relu and reuse packed weights across calls; `to_onnx_bytes` also
+//! gives a file other runtimes can check against.
 //!
 //! The one subtle operation is dlib's residual add: when the two operands differ in shape it
 //! zero-pads the smaller one at the end of each axis (extra channels, bottom rows, right
