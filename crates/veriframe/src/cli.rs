@@ -63,6 +63,16 @@ pub enum Command {
     /// Measure performance against a real server.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Fetch or verify the model files.
+    Models(commands::models::ModelsArgs),
+    /// Compare the main faces of two images.
+    FaceMatch(commands::face::FaceMatchArgs),
+    /// Faces, quality, pose and passive PAD of images.
+    FaceInspect(commands::face::FaceInspectArgs),
+    /// Score a head-turn liveness challenge from its frames.
+    Liveness(commands::liveness::LivenessArgs),
+    /// Measure accuracy on labelled test sets.
+    Eval(commands::eval::EvalArgs),
 }
 
 /// What every command receives.

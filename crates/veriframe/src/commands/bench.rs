@@ -23,6 +23,8 @@ use crate::output::emit;
 pub enum BenchCommand {
     /// Status polling: open loop at a fixed rate, then closed loop at full speed.
     Poll(PollArgs),
+    /// The verification engine's stages: decode, detection, alignment, descriptor, PAD, MRZ.
+    Vision(super::bench_vision::BenchVisionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,9 +97,10 @@ struct PollReport {
     status_vs_trivial: f64,
 }
 
-pub async fn run(ctx: &Context, command: BenchCommand) -> anyhow::Result<()> {
+pub fn run(ctx: &Context, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Poll(args) => poll(ctx, args).await,
+        BenchCommand::Poll(args) => super::runtime()?.block_on(poll(ctx, args)),
+        BenchCommand::Vision(args) => super::bench_vision::bench_vision(&args, ctx),
     }
 }
 

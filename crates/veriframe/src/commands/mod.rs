@@ -1,7 +1,13 @@
 //! One module per command group; `run` dispatches.
 
 pub mod bench;
+pub mod bench_vision;
 pub mod config;
+pub mod eval;
+pub mod eval_faces;
+pub mod face;
+pub mod liveness;
+pub mod models;
 pub mod provision;
 pub mod serve;
 
@@ -16,10 +22,15 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Keys(c) => runtime()?.block_on(provision::keys(ctx, c)),
         Command::Flows(c) => runtime()?.block_on(provision::flows(ctx, c)),
         Command::Admins(c) => runtime()?.block_on(provision::admins(ctx, c)),
-        Command::Bench(c) => runtime()?.block_on(bench::run(ctx, c)),
+        Command::Bench(c) => bench::run(ctx, c),
+        Command::Models(args) => models::run(&args, ctx),
+        Command::FaceMatch(args) => face::run(&args, ctx),
+        Command::FaceInspect(args) => face::inspect(&args, ctx),
+        Command::Liveness(args) => liveness::run(&args, ctx),
+        Command::Eval(args) => eval::run(&args, ctx),
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

