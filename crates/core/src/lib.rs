@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod blob;
 pub mod clock;
 pub mod flow;
 pub mod ids;
