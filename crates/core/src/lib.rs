@@ -14,12 +14,14 @@ pub mod flow;
 pub mod ids;
 pub mod password;
 pub mod ports;
+pub mod scores;
 pub mod secret;
 pub mod service;
 pub mod session;
 pub mod status;
 pub mod tenant;
 pub mod text;
+pub mod verification;
 
 pub use clock::{Clock, SystemClock};
 pub use ids::{AdminId, ApiKeyId, ClientId, FlowId, IdError, InterviewCode, InterviewId, TenantId};
