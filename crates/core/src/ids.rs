@@ -116,6 +116,22 @@ object_id!(
     "admin id"
 );
 
+object_id!(
+    /// A capture attempt (document side, selfie or liveness frames).
+    CaptureId,
+    "capture id"
+);
+object_id!(
+    /// A head-turn challenge.
+    ChallengeId,
+    "challengeId"
+);
+object_id!(
+    /// A durable verification job.
+    JobId,
+    "job id"
+);
+
 /// A tenant's public name (Incode's `clientId`), chosen by the operator.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientId(String);

@@ -24,5 +24,7 @@ pub mod text;
 pub mod verification;
 
 pub use clock::{Clock, SystemClock};
-pub use ids::{AdminId, ApiKeyId, ClientId, FlowId, IdError, InterviewCode, InterviewId, TenantId};
+pub use ids::{
+    AdminId, ApiKeyId, CaptureId, ChallengeId, ClientId, FlowId, IdError, InterviewCode, InterviewId, JobId, TenantId,
+};
 pub use status::OnboardingStatus;

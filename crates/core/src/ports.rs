@@ -6,13 +6,18 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::blob::BlobKey;
 use crate::flow::Flow;
-use crate::ids::{AdminId, ApiKeyId, ClientId, FlowId, InterviewId, TenantId};
+use crate::ids::{AdminId, ApiKeyId, CaptureId, ChallengeId, ClientId, FlowId, InterviewId, JobId, TenantId};
+use crate::scores::Scores;
 use crate::secret::{SecretHash, SecretKind};
 use crate::session::Session;
 use crate::status::OnboardingStatus;
 use crate::tenant::{Admin, ApiKey, Tenant};
 use crate::text::Email;
+use crate::verification::{
+    CaptureKind, CaptureProblem, CaptureSummary, DocumentFindings, FaceFindings, LivenessFindings, SessionResults,
+};
 
 /// Storage failures, reduced to what callers can act on.
 #[derive(Debug, thiserror::Error)]
@@ -117,9 +122,218 @@ pub trait AdminStore: Send + Sync {
     async fn list_admins(&self, tenant: TenantId) -> StoreResult<Vec<Admin>>;
 }
 
+/// One capture attempt. Rejected attempts keep no image: only what was wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureRecord {
+    pub id: CaptureId,
+    pub tenant_id: TenantId,
+    pub session_id: InterviewId,
+    pub kind: CaptureKind,
+    pub accepted: bool,
+    pub problems: Vec<CaptureProblem>,
+    pub summary: CaptureSummary,
+    /// The stored image(s): one for a document side or selfie, the frames for liveness.
+    pub blobs: Vec<BlobKey>,
+    /// `camera` or `upload`.
+    pub source: String,
+    pub challenge_id: Option<ChallengeId>,
+    pub idempotency_key: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A head-turn challenge handed to the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeRecord {
+    pub id: ChallengeId,
+    pub tenant_id: TenantId,
+    pub session_id: InterviewId,
+    /// `left` or `right`.
+    pub direction: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub answered_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait CaptureStore: Send + Sync {
+    /// Conflict when the session already has a capture with the same idempotency key.
+    async fn insert_capture(&self, capture: &CaptureRecord) -> StoreResult<()>;
+    async fn capture_by_idempotency_key(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        key: &str,
+    ) -> StoreResult<Option<CaptureRecord>>;
+    /// All attempts of a session, oldest first.
+    async fn captures(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<CaptureRecord>>;
+    async fn insert_challenge(&self, challenge: &ChallengeRecord) -> StoreResult<()>;
+    async fn challenge(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        id: ChallengeId,
+    ) -> StoreResult<Option<ChallengeRecord>>;
+    /// Marks the challenge answered; `false` when it already was (a challenge is answered once).
+    async fn answer_challenge(&self, tenant: TenantId, id: ChallengeId, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Records the person's consent (first time only).
+    async fn record_consent(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()>;
+    /// Records that the page submitted the session for verification (first time only).
+    async fn record_submission(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()>;
+}
+
+/// What a verification job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Read and check the document.
+    Document,
+    /// Selfie, face match and liveness.
+    Face,
+    /// Scores and completion, once the page has submitted.
+    Finalize,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Document => "document",
+            JobKind::Face => "face",
+            JobKind::Finalize => "finalize",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [JobKind::Document, JobKind::Face, JobKind::Finalize].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    /// Gave up after its retries.
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A durable job: at most one per session and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub session_id: InterviewId,
+    pub kind: JobKind,
+    pub state: JobState,
+    /// Runs started so far (including the current one).
+    pub attempts: u32,
+    pub run_after: OffsetDateTime,
+    pub lease_until: Option<OffsetDateTime>,
+    pub worker: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Queues the session's job of this kind. A queued job stays queued (earliest `run_after`
+    /// wins); a running one is marked to run again when it completes, because its inputs
+    /// changed; a done or failed one is queued afresh with its attempts reset.
+    async fn enqueue_job(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        kind: JobKind,
+        run_after: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Takes the oldest due job — queued, or running with an expired lease (its worker died) —
+    /// and leases it to `worker` until `lease_until`. Safe under concurrent claimers.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<Job>>;
+    /// Extends the lease; `false` when the job is no longer leased to this worker.
+    async fn extend_lease(&self, id: JobId, worker: &str, lease_until: OffsetDateTime) -> StoreResult<bool>;
+    /// Done — or queued again at once if it was re-enqueued while running.
+    async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()>;
+    /// Back to the queue after a transient failure.
+    async fn retry_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        run_after: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Gives up.
+    async fn fail_job(&self, id: JobId, worker: &str, error: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn jobs(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<Job>>;
+    /// When the next queued job is due, to sleep exactly that long.
+    async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
+}
+
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// What has been stored for the session (all `None` when nothing yet).
+    async fn results(&self, tenant: TenantId, session: InterviewId) -> StoreResult<SessionResults>;
+    async fn save_document_findings(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        findings: &DocumentFindings,
+        data: Option<&BlobKey>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn save_face_findings(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        face: &FaceFindings,
+        liveness: Option<&LivenessFindings>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn save_scores(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        scores: &Scores,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Records the latest image of a name (`selfie`, `croppedFace`, ...); returns the key it
+    /// replaced, which the caller deletes from the blob store.
+    async fn put_image(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        name: &str,
+        key: &BlobKey,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<BlobKey>>;
+    async fn images(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<(String, BlobKey)>>;
+}
+
 /// Everything the application stores, behind one handle.
 #[async_trait]
-pub trait Store: TenantStore + ApiKeyStore + FlowStore + SecretStore + SessionStore + AdminStore {
+pub trait Store:
+    TenantStore + ApiKeyStore + FlowStore + SecretStore + SessionStore + AdminStore + CaptureStore + JobStore + ResultStore
+{
     /// Cheap round trip for readiness probes.
     async fn ping(&self) -> StoreResult<()>;
     /// Which backend this is, for logs and `/readyz`.

@@ -310,6 +310,8 @@ impl Onboarding {
             updated_at: now,
             expires_at: now + Duration::minutes(i64::from(flow.config.session_expiration_minutes)),
             finished_at: None,
+            consented_at: None,
+            submitted_at: None,
         };
         self.store.create_session(&session).await?;
         let token = self

@@ -24,6 +24,10 @@ pub struct Session {
     pub updated_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// When the person accepted the consent notice in the hosted flow.
+    pub consented_at: Option<OffsetDateTime>,
+    /// When the hosted flow submitted the captures for verification.
+    pub submitted_at: Option<OffsetDateTime>,
 }
 
 impl Session {

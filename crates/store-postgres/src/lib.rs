@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod rows;
+mod verification;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -279,7 +280,8 @@ impl SecretStore for PostgresStore {
 macro_rules! session_columns {
     () => {
         "id, tenant_id, flow_id, interview_code, status, external_customer_id, redirection_url, \
-         country_code, language, custom_fields, created_at, updated_at, expires_at, finished_at"
+         country_code, language, custom_fields, created_at, updated_at, expires_at, finished_at, consented_at, \
+         submitted_at"
     };
 }
 

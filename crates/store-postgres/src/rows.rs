@@ -183,6 +183,8 @@ pub(crate) struct SessionRow {
     updated_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     finished_at: Option<OffsetDateTime>,
+    consented_at: Option<OffsetDateTime>,
+    submitted_at: Option<OffsetDateTime>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -203,6 +205,8 @@ impl TryFrom<SessionRow> for Session {
             updated_at: r.updated_at,
             expires_at: r.expires_at,
             finished_at: r.finished_at,
+            consented_at: r.consented_at,
+            submitted_at: r.submitted_at,
         })
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod rows;
+mod verification;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -304,7 +305,8 @@ impl SecretStore for SqliteStore {
 macro_rules! session_columns {
     () => {
         "id, tenant_id, flow_id, interview_code, status, external_customer_id, redirection_url, \
-         country_code, language, custom_fields, created_at, updated_at, expires_at, finished_at"
+         country_code, language, custom_fields, created_at, updated_at, expires_at, finished_at, consented_at, \
+         submitted_at"
     };
 }
 

@@ -191,6 +191,8 @@ pub(crate) struct SessionRow {
     updated_at: i64,
     expires_at: i64,
     finished_at: Option<i64>,
+    consented_at: Option<i64>,
+    submitted_at: Option<i64>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -213,6 +215,8 @@ impl TryFrom<SessionRow> for Session {
             updated_at: time(r.updated_at)?,
             expires_at: time(r.expires_at)?,
             finished_at: r.finished_at.map(time).transpose()?,
+            consented_at: r.consented_at.map(time).transpose()?,
+            submitted_at: r.submitted_at.map(time).transpose()?,
         })
     }
 }

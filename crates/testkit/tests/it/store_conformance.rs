@@ -7,15 +7,23 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use veriframe::app::open_store;
 use veriframe::config::Config;
+use veriframe_core::blob::BlobKey;
 use veriframe_core::clock::truncate_to_millis;
-use veriframe_core::flow::{Flow, FlowConfig};
-use veriframe_core::ids::{AdminId, ApiKeyId, ClientId, FlowId, InterviewCode, InterviewId, TenantId};
-use veriframe_core::ports::{SecretRecord, Store, StoreError};
+use veriframe_core::flow::{Flow, FlowConfig, Modules, Thresholds};
+use veriframe_core::ids::{
+    AdminId, ApiKeyId, CaptureId, ChallengeId, ClientId, FlowId, InterviewCode, InterviewId, TenantId,
+};
+use veriframe_core::ports::{CaptureRecord, ChallengeRecord, JobKind, JobState, SecretRecord, Store, StoreError};
+use veriframe_core::scores::Effective;
 use veriframe_core::secret::{Secret, SecretKind};
 use veriframe_core::session::Session;
 use veriframe_core::status::OnboardingStatus;
 use veriframe_core::tenant::{Admin, ApiKey, Tenant};
 use veriframe_core::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, Language};
+use veriframe_core::verification::{
+    CaptureKind, CaptureProblem, CaptureSummary, CheckDigitFindings, DocumentClass, DocumentFindings, FaceFindings,
+    LivenessFindings, MatchFindings, SessionResults,
+};
 use veriframe_testkit::{Backend, TestDatabase, on_both_backends};
 
 on_both_backends!(
@@ -23,6 +31,9 @@ on_both_backends!(
     sessions_round_trip_and_stay_in_their_tenant,
     status_transitions_are_guarded,
     secrets_and_admins,
+    captures_and_challenges,
+    jobs_are_durable_and_leased,
+    results_and_images,
 );
 
 struct Fixture {
@@ -85,6 +96,8 @@ fn session(tenant: &Tenant, flow: &Flow) -> Session {
         updated_at: now(),
         expires_at: now() + Duration::hours(24),
         finished_at: None,
+        consented_at: None,
+        submitted_at: None,
     }
 }
 
@@ -259,4 +272,253 @@ async fn secrets_and_admins(backend: Backend) {
     assert_eq!(s.delete_expired_secrets(now() + Duration::hours(2)).await.unwrap(), 1);
     assert_eq!(s.secret(&exec.hash).await.unwrap(), None);
     assert_eq!(s.secret(&record.hash).await.unwrap(), Some(record));
+}
+
+struct Seeded {
+    tenant: Tenant,
+    session: Session,
+}
+
+async fn seeded(s: &Arc<dyn Store>) -> Seeded {
+    let t = tenant("alpha");
+    s.create_tenant(&t).await.unwrap();
+    let fl = flow(&t);
+    s.create_flow(&fl).await.unwrap();
+    let one = session(&t, &fl);
+    s.create_session(&one).await.unwrap();
+    Seeded { tenant: t, session: one }
+}
+
+fn key(t: &Tenant, s: &Session, name: &str) -> BlobKey {
+    BlobKey::for_session(t.id, s.id, name)
+}
+
+async fn captures_and_challenges(backend: Backend) {
+    let f = fixture(backend).await;
+    let s = &f.store;
+    let Seeded { tenant: t, session: one } = seeded(s).await;
+    let challenge = ChallengeRecord {
+        id: ChallengeId::generate(now()),
+        tenant_id: t.id,
+        session_id: one.id,
+        direction: "left".into(),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(2),
+        answered_at: None,
+    };
+    s.insert_challenge(&challenge).await.unwrap();
+    assert_eq!(s.challenge(t.id, one.id, challenge.id).await.unwrap(), Some(challenge.clone()));
+    let other = tenant("beta");
+    s.create_tenant(&other).await.unwrap();
+    assert_eq!(s.challenge(other.id, one.id, challenge.id).await.unwrap(), None);
+    assert!(!s.answer_challenge(other.id, challenge.id, now()).await.unwrap());
+    assert!(s.answer_challenge(t.id, challenge.id, now()).await.unwrap());
+    assert!(!s.answer_challenge(t.id, challenge.id, now()).await.unwrap(), "answered once");
+
+    let rejected = CaptureRecord {
+        id: CaptureId::generate(now()),
+        tenant_id: t.id,
+        session_id: one.id,
+        kind: CaptureKind::Front,
+        accepted: false,
+        problems: vec![CaptureProblem::Blurry, CaptureProblem::Glare],
+        summary: CaptureSummary::default(),
+        blobs: vec![],
+        source: "camera".into(),
+        challenge_id: None,
+        idempotency_key: Some("k-1".into()),
+        created_at: now(),
+    };
+    s.insert_capture(&rejected).await.unwrap();
+    let duplicate = CaptureRecord { id: CaptureId::generate(now()), ..rejected.clone() };
+    assert!(matches!(s.insert_capture(&duplicate).await, Err(StoreError::Conflict(_))));
+    let accepted = CaptureRecord {
+        id: CaptureId::generate(now()),
+        accepted: true,
+        problems: vec![],
+        summary: CaptureSummary {
+            document_class: Some(DocumentClass::IdentityCard),
+            faces: Some(1),
+            ..CaptureSummary::default()
+        },
+        blobs: vec![key(&t, &one, "front")],
+        idempotency_key: None,
+        created_at: now() + Duration::seconds(1),
+        ..rejected.clone()
+    };
+    s.insert_capture(&accepted).await.unwrap();
+    let frames = CaptureRecord {
+        id: CaptureId::generate(now()),
+        kind: CaptureKind::Liveness,
+        accepted: true,
+        problems: vec![],
+        blobs: (0..5).map(|i| key(&t, &one, &format!("frame{i}"))).collect(),
+        challenge_id: Some(challenge.id),
+        idempotency_key: None,
+        created_at: now() + Duration::seconds(2),
+        ..rejected.clone()
+    };
+    s.insert_capture(&frames).await.unwrap();
+    assert_eq!(s.captures(t.id, one.id).await.unwrap(), vec![rejected.clone(), accepted, frames]);
+    assert!(s.captures(other.id, one.id).await.unwrap().is_empty());
+    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, "k-1").await.unwrap(), Some(rejected));
+    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, "k-2").await.unwrap(), None);
+
+    let at = now();
+    s.record_consent(t.id, one.id, at).await.unwrap();
+    s.record_consent(t.id, one.id, at + Duration::seconds(5)).await.unwrap();
+    s.record_submission(t.id, one.id, at).await.unwrap();
+    let stored = s.session(t.id, one.id).await.unwrap().unwrap();
+    assert_eq!((stored.consented_at, stored.submitted_at), (Some(at), Some(at)), "first time only");
+}
+
+async fn jobs_are_durable_and_leased(backend: Backend) {
+    let f = fixture(backend).await;
+    let s = &f.store;
+    let Seeded { tenant: t, session: one } = seeded(s).await;
+    let t0 = now();
+    assert_eq!(s.claim_job("w1", t0, t0 + Duration::seconds(30)).await.unwrap(), None);
+    s.enqueue_job(t.id, one.id, JobKind::Document, t0, t0).await.unwrap();
+    s.enqueue_job(t.id, one.id, JobKind::Document, t0 + Duration::seconds(9), t0).await.unwrap();
+    s.enqueue_job(t.id, one.id, JobKind::Face, t0 + Duration::seconds(60), t0).await.unwrap();
+    assert_eq!(s.jobs(t.id, one.id).await.unwrap().len(), 2, "one job per session and kind");
+    assert_eq!(s.next_job_due().await.unwrap(), Some(t0));
+
+    // Claim, then a crash: the lease runs out and another worker takes it over.
+    let job = s.claim_job("w1", t0, t0 + Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!((job.kind, job.state, job.attempts), (JobKind::Document, JobState::Running, 1));
+    assert_eq!(s.claim_job("w2", t0, t0 + Duration::seconds(30)).await.unwrap(), None, "face job is not due yet");
+    assert!(s.extend_lease(job.id, "w1", t0 + Duration::seconds(40)).await.unwrap());
+    assert!(!s.extend_lease(job.id, "w2", t0 + Duration::seconds(40)).await.unwrap());
+    let t1 = t0 + Duration::seconds(41);
+    let again = s.claim_job("w2", t1, t1 + Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts, again.worker.as_deref()), (job.id, 2, Some("w2")));
+    // The first worker comes back: it no longer holds the job, so its completion is ignored.
+    s.complete_job(job.id, "w1", t1).await.unwrap();
+    let doc = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Document).unwrap();
+    assert_eq!(doc.state, JobState::Running);
+    // Re-enqueued while running: runs again after completing.
+    s.enqueue_job(t.id, one.id, JobKind::Document, t1, t1).await.unwrap();
+    s.complete_job(job.id, "w2", t1).await.unwrap();
+    let doc = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Document).unwrap();
+    assert_eq!((doc.state, doc.attempts), (JobState::Queued, 0));
+    let doc = s.claim_job("w3", t1, t1 + Duration::seconds(30)).await.unwrap().unwrap();
+    s.complete_job(doc.id, "w3", t1).await.unwrap();
+    let doc = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Document).unwrap();
+    assert_eq!(doc.state, JobState::Done);
+
+    // Retry with a delay, then give up.
+    let t2 = t0 + Duration::seconds(61);
+    let face = s.claim_job("w1", t2, t2 + Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(face.kind, JobKind::Face);
+    s.retry_job(face.id, "w1", "blob store unreachable", t2 + Duration::seconds(5), t2).await.unwrap();
+    assert_eq!(s.claim_job("w1", t2, t2 + Duration::seconds(30)).await.unwrap(), None);
+    assert_eq!(s.next_job_due().await.unwrap(), Some(t2 + Duration::seconds(5)));
+    let t3 = t2 + Duration::seconds(5);
+    let face = s.claim_job("w1", t3, t3 + Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(face.attempts, 2);
+    assert_eq!(face.last_error.as_deref(), Some("blob store unreachable"));
+    s.fail_job(face.id, "w1", "gave up", t3).await.unwrap();
+    let face = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Face).unwrap();
+    assert_eq!(face.state, JobState::Failed);
+    // New input revives a failed job with fresh attempts.
+    s.enqueue_job(t.id, one.id, JobKind::Face, t3, t3).await.unwrap();
+    let face = s.claim_job("w1", t3, t3 + Duration::seconds(30)).await.unwrap().unwrap();
+    assert_eq!(face.attempts, 1);
+
+    // Concurrent claimers never get the same job.
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        let fl = s.list_flows(t.id).await.unwrap().remove(0);
+        let extra = session(&t, &fl);
+        s.create_session(&extra).await.unwrap();
+        s.enqueue_job(t.id, extra.id, JobKind::Finalize, t0, t0).await.unwrap();
+        sessions.push(extra.id);
+    }
+    let claims = futures_join_all((0..8).map(|i| {
+        let s = s.clone();
+        async move { s.claim_job(&format!("c{i}"), t3, t3 + Duration::seconds(30)).await.unwrap() }
+    }))
+    .await;
+    let mut ids: Vec<_> = claims.into_iter().flatten().map(|j| j.id).collect();
+    let claimed = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), claimed, "a job was claimed twice");
+    assert_eq!(claimed, 8);
+}
+
+async fn futures_join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+async fn results_and_images(backend: Backend) {
+    let f = fixture(backend).await;
+    let s = &f.store;
+    let Seeded { tenant: t, session: one } = seeded(s).await;
+    assert_eq!(s.results(t.id, one.id).await.unwrap(), SessionResults::default());
+    let document = DocumentFindings {
+        document_class: Some(DocumentClass::Passport),
+        mrz_found: true,
+        mrz_format: Some("TD3".into()),
+        check_digits: CheckDigitFindings { document_number: Some(true), ..CheckDigitFindings::default() },
+        ocr_confidence: Some(0.93),
+        ..DocumentFindings::default()
+    };
+    let data_key = key(&t, &one, "document-data");
+    s.save_document_findings(t.id, one.id, &document, Some(&data_key), now()).await.unwrap();
+    let face = FaceFindings {
+        selfie_faces: 1,
+        selfie_brightness: Some(131.5),
+        face_match: Some(MatchFindings { distance: 0.41, similarity: 83.2, threshold: 0.6, is_match: true }),
+        match_unavailable: None,
+    };
+    let liveness = LivenessFindings {
+        direction: "right".into(),
+        frames: 7,
+        challenge_passed: true,
+        peak_turn: 0.2,
+        ..LivenessFindings::default()
+    };
+    s.save_face_findings(t.id, one.id, &face, Some(&liveness), now()).await.unwrap();
+    let modules = Modules::default();
+    let scores = veriframe_core::scores::score(&veriframe_core::scores::Inputs {
+        modules: &modules,
+        thresholds: Effective::from(&Thresholds::default()),
+        document: Some(&document),
+        document_data: None,
+        custom_fields: &CustomFields::default(),
+        face: Some(&face),
+        liveness: Some(&liveness),
+    });
+    s.save_scores(t.id, one.id, &scores, now()).await.unwrap();
+    let stored = s.results(t.id, one.id).await.unwrap();
+    assert_eq!(stored.document, Some(document));
+    assert_eq!(stored.face, Some(face));
+    assert_eq!(stored.liveness, Some(liveness));
+    assert_eq!(stored.document_data, Some(data_key));
+    assert_eq!(stored.scores, Some(scores));
+    let other = tenant("beta");
+    s.create_tenant(&other).await.unwrap();
+    assert_eq!(s.results(other.id, one.id).await.unwrap(), SessionResults::default());
+
+    let first = key(&t, &one, "selfie");
+    assert_eq!(s.put_image(t.id, one.id, "selfie", &first, now()).await.unwrap(), None);
+    let second = key(&t, &one, "selfie");
+    assert_eq!(s.put_image(t.id, one.id, "selfie", &second, now()).await.unwrap(), Some(first));
+    let crop = key(&t, &one, "croppedFace");
+    s.put_image(t.id, one.id, "croppedFace", &crop, now()).await.unwrap();
+    assert_eq!(
+        s.images(t.id, one.id).await.unwrap(),
+        vec![("croppedFace".to_owned(), crop), ("selfie".to_owned(), second)]
+    );
+    assert!(s.images(other.id, one.id).await.unwrap().is_empty());
 }
