@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod capture;
 pub mod clock;
 pub mod flow;
 pub mod ids;

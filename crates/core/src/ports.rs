@@ -352,3 +352,52 @@ pub trait PasswordHasher: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
 pub struct PasswordError(pub String);
+
+/// A capture image after its immediate check.
+#[derive(Debug, Clone)]
+pub struct CheckedImage {
+    /// The image re-encoded as JPEG, upright, without metadata: what gets stored.
+    pub jpeg: Vec<u8>,
+    /// What the person should fix (empty when fine).
+    pub problems: Vec<CaptureProblem>,
+    pub summary: CaptureSummary,
+    /// The image's size after orientation, for crops given in relative coordinates.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Head-turn frames after their immediate check.
+#[derive(Debug, Clone)]
+pub struct CheckedFrames {
+    pub frames: Vec<Vec<u8>>,
+    pub problems: Vec<CaptureProblem>,
+}
+
+/// Why an upload could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// Not an image, truncated, unsupported, or beyond the decoding limits (bombs included).
+    #[error("{0}")]
+    BadImage(String),
+    /// The engine failed; the message is for logs.
+    #[error("analysis failed: {0}")]
+    Internal(String),
+}
+
+/// What the capture step needs from the verification engine: fast checks that tell the person
+/// right away whether to retake.
+#[async_trait]
+pub trait CaptureAnalyzer: Send + Sync {
+    /// Checks a document side or a selfie.
+    async fn check_image(&self, kind: CaptureKind, bytes: Vec<u8>) -> Result<CheckedImage, AnalyzeError>;
+    /// Checks a head-turn sequence (frames in capture order, the first frontal) for the asked
+    /// direction (`left`/`right`, from the person's point of view).
+    async fn check_frames(&self, direction: &str, frames: Vec<Vec<u8>>) -> Result<CheckedFrames, AnalyzeError>;
+    /// Whether the engine is loaded and usable (readiness).
+    fn ready(&self) -> bool;
+}
+
+/// Wakes the verification workers when a job is queued, so they need not poll.
+pub trait JobSignal: Send + Sync {
+    fn job_queued(&self);
+}

@@ -1,0 +1,616 @@
+//! Use cases of the hosted flow: open a link, report where the person is, accept captures with
+//! immediate feedback, run the head-turn challenge, submit for verification, hand off to a
+//! phone. Everything here is reached with a flow token ([`FlowAuth`]).
+
+use std::sync::Arc;
+
+use rand::Rng;
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::{FlowAuth, SessionAccess};
+use crate::blob::{BlobKey, BlobStore};
+use crate::flow::{Flow, FlowConfig};
+use crate::ids::{CaptureId, ChallengeId};
+use crate::ports::{AnalyzeError, CaptureAnalyzer, CaptureRecord, ChallengeRecord, JobKind, JobSignal, Store};
+use crate::secret::Secret;
+use crate::service::{Onboarding, OnboardingLink, ServiceError, ServiceResult};
+use crate::session::Session;
+use crate::status::OnboardingStatus;
+use crate::verification::{CaptureKind, CaptureProblem, DocumentClass};
+
+/// A step of the hosted flow, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    Consent,
+    Front,
+    Back,
+    Selfie,
+    Liveness,
+    Processing,
+    Done,
+    Expired,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Consent => "consent",
+            Step::Front => "front",
+            Step::Back => "back",
+            Step::Selfie => "selfie",
+            Step::Liveness => "liveness",
+            Step::Processing => "processing",
+            Step::Done => "done",
+            Step::Expired => "expired",
+        }
+    }
+
+    fn capture_kind(self) -> Option<CaptureKind> {
+        match self {
+            Step::Front => Some(CaptureKind::Front),
+            Step::Back => Some(CaptureKind::Back),
+            Step::Selfie => Some(CaptureKind::Selfie),
+            Step::Liveness => Some(CaptureKind::Liveness),
+            _ => None,
+        }
+    }
+}
+
+/// Retakes left per capture kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetriesLeft {
+    pub front: u32,
+    pub back: u32,
+    pub selfie: u32,
+    pub liveness: u32,
+}
+
+impl RetriesLeft {
+    pub fn of(&self, kind: CaptureKind) -> u32 {
+        match kind {
+            CaptureKind::Front => self.front,
+            CaptureKind::Back => self.back,
+            CaptureKind::Selfie => self.selfie,
+            CaptureKind::Liveness => self.liveness,
+        }
+    }
+}
+
+/// Where the person is in the flow, and what the page needs to show it.
+#[derive(Debug, Clone)]
+pub struct FlowState {
+    pub session: Session,
+    pub status: OnboardingStatus,
+    pub flow: Flow,
+    pub steps: Vec<Step>,
+    /// Steps the person has completed.
+    pub completed: Vec<Step>,
+    pub current: Step,
+    pub document_class: Option<DocumentClass>,
+    pub retries: RetriesLeft,
+    pub submitted: bool,
+    /// Verification ended with results (the session is complete).
+    pub done: bool,
+    /// Verification could not produce results (a job gave up).
+    pub failed: bool,
+}
+
+impl FlowState {
+    pub fn config(&self) -> &FlowConfig {
+        &self.flow.config
+    }
+
+    /// Where the person goes at the end (top-level runs only).
+    pub fn redirection_url(&self) -> Option<&str> {
+        self.session
+            .redirection_url
+            .as_ref()
+            .or(self.flow.config.redirection_url.as_ref())
+            .map(crate::text::HttpUrl::as_str)
+    }
+}
+
+/// The answer to a capture.
+#[derive(Debug, Clone)]
+pub struct CaptureOutcome {
+    pub accepted: bool,
+    pub problems: Vec<CaptureProblem>,
+    pub retries_left: u32,
+    pub next: Step,
+}
+
+/// A head-turn challenge for the page.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub id: ChallengeId,
+    pub direction: &'static str,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Frames the page should send, and how far apart.
+pub const CHALLENGE_FRAMES: u32 = 7;
+pub const CHALLENGE_FRAME_INTERVAL_MS: u32 = 300;
+/// Most frames one challenge answer may carry.
+pub const MAX_CHALLENGE_FRAMES: usize = 20;
+const CHALLENGE_TTL: Duration = Duration::minutes(2);
+
+/// How an upload is labelled for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureSource {
+    Camera,
+    Upload,
+}
+
+impl CaptureSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureSource::Camera => "camera",
+            CaptureSource::Upload => "upload",
+        }
+    }
+}
+
+/// A document crop: the guide frame the person aligned the document to, relative to the image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelativeRect {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+impl RelativeRect {
+    /// Accepts `x,y,w,h` in 0..1 with a non-empty area inside the image.
+    pub fn parse(s: &str) -> Option<Self> {
+        let parts: Vec<f32> = s.split(',').map(|p| p.trim().parse::<f32>()).collect::<Result<_, _>>().ok()?;
+        let [x, y, width, height] = parts[..] else { return None };
+        let ok = [x, y, width, height].iter().all(|v| v.is_finite())
+            && x >= 0.0
+            && y >= 0.0
+            && width > 0.05
+            && height > 0.05
+            && x + width <= 1.0001
+            && y + height <= 1.0001;
+        ok.then_some(Self { x, y, width, height })
+    }
+}
+
+/// Crops a JPEG; supplied by the composition root (image work belongs to the engine side).
+pub trait ImageCropper: Send + Sync {
+    /// The region as a new JPEG, or `None` when it cannot be cut.
+    fn crop(&self, jpeg: &[u8], rect: RelativeRect) -> Option<Vec<u8>>;
+}
+
+/// The hosted flow's use cases.
+#[derive(Clone)]
+pub struct Capturing {
+    onboarding: Onboarding,
+    blobs: Arc<dyn BlobStore>,
+    analyzer: Arc<dyn CaptureAnalyzer>,
+    cropper: Arc<dyn ImageCropper>,
+    signal: Arc<dyn JobSignal>,
+}
+
+impl std::fmt::Debug for Capturing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capturing").field("blobs", &self.blobs.backend()).finish_non_exhaustive()
+    }
+}
+
+/// Name of each capture's full image among the session's images (Incode's names).
+pub fn image_name(kind: CaptureKind) -> Option<&'static str> {
+    match kind {
+        CaptureKind::Front => Some("fullFrameFrontID"),
+        CaptureKind::Back => Some("fullFrameBackID"),
+        CaptureKind::Selfie => Some("selfie"),
+        CaptureKind::Liveness => None,
+    }
+}
+
+impl Capturing {
+    pub fn new(
+        onboarding: Onboarding,
+        blobs: Arc<dyn BlobStore>,
+        analyzer: Arc<dyn CaptureAnalyzer>,
+        cropper: Arc<dyn ImageCropper>,
+        signal: Arc<dyn JobSignal>,
+    ) -> Self {
+        Self { onboarding, blobs, analyzer, cropper, signal }
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        self.onboarding.store()
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.onboarding.now()
+    }
+
+    pub fn analyzer(&self) -> &Arc<dyn CaptureAnalyzer> {
+        &self.analyzer
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// Exchanges an onboarding link for a flow token and the state to render.
+    pub async fn open(&self, link: &str) -> ServiceResult<(Secret, FlowState)> {
+        let (token, flow) = self.onboarding.open_link(link).await?;
+        Ok((token, self.state(flow).await?))
+    }
+
+    /// Where the person is.
+    pub async fn state(&self, flow: FlowAuth) -> ServiceResult<FlowState> {
+        let (session, flow_config) = self.onboarding.session_and_flow(&SessionAccess::from(flow)).await?;
+        let captures = self.store().captures(flow.tenant_id, flow.session_id).await?;
+        let jobs = self.store().jobs(flow.tenant_id, flow.session_id).await?;
+        let status = session.effective_status(self.now());
+        let config = &flow_config.config;
+        let m = &config.modules;
+
+        let latest_accepted = |kind: CaptureKind| captures.iter().rev().find(|c| c.kind == kind && c.accepted);
+        let rejected = |kind: CaptureKind| captures.iter().filter(|c| c.kind == kind && !c.accepted).count();
+        let document_class = latest_accepted(CaptureKind::Front).and_then(|c| c.summary.document_class);
+        // Until the front says otherwise (a passport or visa), a card's back is expected.
+        let needs_back = document_class.is_none_or(DocumentClass::needs_back);
+
+        let mut steps = Vec::new();
+        if m.consent {
+            steps.push(Step::Consent);
+        }
+        if m.id_capture {
+            steps.push(Step::Front);
+            if needs_back {
+                steps.push(Step::Back);
+            }
+        }
+        if m.selfie {
+            steps.push(Step::Selfie);
+        }
+        if m.liveness {
+            steps.push(Step::Liveness);
+        }
+        steps.push(Step::Processing);
+        steps.push(Step::Done);
+
+        let submitted = session.submitted_at.is_some();
+        let failed = jobs.iter().any(|j| j.state == crate::ports::JobState::Failed);
+        let done = status.is_complete();
+        let captured = |step: Step| match step {
+            Step::Consent => session.consented_at.is_some(),
+            other => other.capture_kind().is_some_and(|k| latest_accepted(k).is_some()),
+        };
+        let completed: Vec<Step> = steps.iter().copied().filter(|s| captured(*s)).collect();
+        let current = if status == OnboardingStatus::Expired {
+            Step::Expired
+        } else if done {
+            Step::Done
+        } else if submitted {
+            Step::Processing
+        } else {
+            steps.iter().copied().find(|s| !completed.contains(s) && *s != Step::Done).unwrap_or(Step::Processing)
+        };
+        let retries_of =
+            |kind: CaptureKind, allowed: u32| allowed.saturating_sub(u32::try_from(rejected(kind)).unwrap_or(u32::MAX));
+        let c = &config.capture;
+        let retries = RetriesLeft {
+            front: retries_of(CaptureKind::Front, c.id_capture_retries),
+            back: retries_of(CaptureKind::Back, c.id_capture_retries),
+            selfie: retries_of(CaptureKind::Selfie, c.selfie_capture_retries),
+            liveness: retries_of(CaptureKind::Liveness, c.selfie_capture_retries),
+        };
+        Ok(FlowState {
+            session,
+            status,
+            flow: flow_config,
+            steps,
+            completed,
+            current,
+            document_class,
+            retries,
+            submitted,
+            done,
+            failed,
+        })
+    }
+
+    /// Refuses work on sessions that can no longer take captures.
+    fn ensure_capturing(state: &FlowState) -> ServiceResult<()> {
+        match state.current {
+            Step::Expired => Err(ServiceError::State("the session has expired")),
+            Step::Done | Step::Processing => Err(ServiceError::State("the captures were already submitted")),
+            _ => Ok(()),
+        }
+    }
+
+    fn ensure_step(state: &FlowState, kind: CaptureKind) -> ServiceResult<()> {
+        Self::ensure_capturing(state)?;
+        let step = match kind {
+            CaptureKind::Front => Step::Front,
+            CaptureKind::Back => Step::Back,
+            CaptureKind::Selfie => Step::Selfie,
+            CaptureKind::Liveness => Step::Liveness,
+        };
+        if state.steps.contains(&step) {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(format!("this flow has no {} step", step.as_str())))
+        }
+    }
+
+    /// Records consent.
+    pub async fn consent(&self, flow: FlowAuth) -> ServiceResult<FlowState> {
+        let state = self.state(flow).await?;
+        Self::ensure_capturing(&state)?;
+        self.store().record_consent(flow.tenant_id, flow.session_id, self.now()).await?;
+        self.state(flow).await
+    }
+
+    /// A document side or a selfie.
+    pub async fn capture(
+        &self,
+        flow: FlowAuth,
+        kind: CaptureKind,
+        image: Vec<u8>,
+        source: CaptureSource,
+        crop: Option<RelativeRect>,
+        idempotency_key: Option<&str>,
+    ) -> ServiceResult<CaptureOutcome> {
+        if kind == CaptureKind::Liveness {
+            return Err(ServiceError::Invalid("liveness frames go to the challenge".into()));
+        }
+        if let Some(previous) = self.replay(flow, idempotency_key).await? {
+            return Ok(previous);
+        }
+        let state = self.state(flow).await?;
+        Self::ensure_step(&state, kind)?;
+        let checked = self.analyzer.check_image(kind, image).await.map_err(analyze_error)?;
+        let accept = checked.problems.is_empty() || state.retries.of(kind) == 0;
+        let now = self.now();
+        let mut blobs = Vec::new();
+        if accept {
+            let key = BlobKey::for_session(flow.tenant_id, flow.session_id, kind.as_str());
+            self.blobs.put(&key, checked.jpeg.clone()).await.map_err(blob_error)?;
+            blobs.push(key);
+        }
+        let record = CaptureRecord {
+            id: CaptureId::generate(now),
+            tenant_id: flow.tenant_id,
+            session_id: flow.session_id,
+            kind,
+            accepted: accept,
+            problems: checked.problems.clone(),
+            summary: checked.summary,
+            blobs: blobs.clone(),
+            source: source.as_str().into(),
+            challenge_id: None,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            created_at: now,
+        };
+        self.insert(&record).await?;
+        if let (true, Some(key)) = (accept, blobs.first()) {
+            if let Some(name) = image_name(kind) {
+                self.put_image(flow, name, key).await?;
+            }
+            if let (Some(rect), Some(name)) = (crop, cropped_name(kind))
+                && let Some(jpeg) = self.cropper.crop(&checked.jpeg, rect)
+            {
+                let crop_key = BlobKey::for_session(flow.tenant_id, flow.session_id, name);
+                self.blobs.put(&crop_key, jpeg).await.map_err(blob_error)?;
+                self.put_image(flow, name, &crop_key).await?;
+            }
+            self.enqueue_ready_jobs(flow, kind).await?;
+        }
+        tracing::info!(
+            interview_id = %flow.session_id,
+            kind = kind.as_str(),
+            accepted = accept,
+            problems = record.problems.len(),
+            "capture"
+        );
+        self.outcome(flow, &record).await
+    }
+
+    /// Inserts a capture; when a concurrent retry with the same idempotency key won the race,
+    /// that one stands (the caller replays it).
+    async fn insert(&self, record: &CaptureRecord) -> ServiceResult<()> {
+        match self.store().insert_capture(record).await {
+            Err(crate::ports::StoreError::Conflict(_)) => {
+                Err(ServiceError::Conflict("a capture with this Idempotency-Key is being processed".into()))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn put_image(&self, flow: FlowAuth, name: &str, key: &BlobKey) -> ServiceResult<()> {
+        let replaced = self.store().put_image(flow.tenant_id, flow.session_id, name, key, self.now()).await?;
+        if let Some(old) = replaced {
+            // The superseded image is personal data nobody will read again.
+            if let Err(e) = self.blobs.delete(&old).await {
+                tracing::warn!(error = %e, "could not delete a superseded image");
+            }
+        }
+        Ok(())
+    }
+
+    async fn replay(&self, flow: FlowAuth, key: Option<&str>) -> ServiceResult<Option<CaptureOutcome>> {
+        let Some(key) = key else { return Ok(None) };
+        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 64 printable ASCII characters".into()));
+        }
+        match self.store().capture_by_idempotency_key(flow.tenant_id, flow.session_id, key).await? {
+            Some(previous) => Ok(Some(self.outcome(flow, &previous).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn outcome(&self, flow: FlowAuth, record: &CaptureRecord) -> ServiceResult<CaptureOutcome> {
+        let state = self.state(flow).await?;
+        Ok(CaptureOutcome {
+            accepted: record.accepted,
+            problems: record.problems.clone(),
+            retries_left: state.retries.of(record.kind),
+            next: state.current,
+        })
+    }
+
+    /// Queues the jobs whose inputs are now complete.
+    async fn enqueue_ready_jobs(&self, flow: FlowAuth, kind: CaptureKind) -> ServiceResult<()> {
+        let state = self.state(flow).await?;
+        let done = |step: Step| state.is_done(step);
+        let job = match kind {
+            CaptureKind::Front | CaptureKind::Back if done(Step::Front) && done(Step::Back) => Some(JobKind::Document),
+            CaptureKind::Selfie | CaptureKind::Liveness if done(Step::Selfie) && done(Step::Liveness) => {
+                Some(JobKind::Face)
+            }
+            _ => None,
+        };
+        if let Some(job) = job {
+            let now = self.now();
+            self.store().enqueue_job(flow.tenant_id, flow.session_id, job, now, now).await?;
+            self.signal.job_queued();
+        }
+        Ok(())
+    }
+
+    /// Starts a head-turn challenge in a random direction.
+    pub async fn start_challenge(&self, flow: FlowAuth) -> ServiceResult<Challenge> {
+        let state = self.state(flow).await?;
+        Self::ensure_step(&state, CaptureKind::Liveness)?;
+        let now = self.now();
+        let direction = if rand::rng().random::<bool>() { "left" } else { "right" };
+        let record = ChallengeRecord {
+            id: ChallengeId::generate(now),
+            tenant_id: flow.tenant_id,
+            session_id: flow.session_id,
+            direction: direction.into(),
+            created_at: now,
+            expires_at: now + CHALLENGE_TTL,
+            answered_at: None,
+        };
+        self.store().insert_challenge(&record).await?;
+        Ok(Challenge { id: record.id, direction, expires_at: record.expires_at })
+    }
+
+    /// The frames answering a challenge.
+    pub async fn answer_challenge(
+        &self,
+        flow: FlowAuth,
+        challenge: ChallengeId,
+        frames: Vec<Vec<u8>>,
+        source: CaptureSource,
+        idempotency_key: Option<&str>,
+    ) -> ServiceResult<CaptureOutcome> {
+        if let Some(previous) = self.replay(flow, idempotency_key).await? {
+            return Ok(previous);
+        }
+        if frames.is_empty() || frames.len() > MAX_CHALLENGE_FRAMES {
+            return Err(ServiceError::Invalid(format!("send 1 to {MAX_CHALLENGE_FRAMES} frames")));
+        }
+        let state = self.state(flow).await?;
+        Self::ensure_step(&state, CaptureKind::Liveness)?;
+        let record = self
+            .store()
+            .challenge(flow.tenant_id, flow.session_id, challenge)
+            .await?
+            .ok_or(ServiceError::NotFound("challenge"))?;
+        let now = self.now();
+        if now >= record.expires_at {
+            return Err(ServiceError::State("the challenge expired; start a new one"));
+        }
+        if !self.store().answer_challenge(flow.tenant_id, challenge, now).await? {
+            return Err(ServiceError::State("the challenge was already answered; start a new one"));
+        }
+        let checked = self.analyzer.check_frames(&record.direction, frames).await.map_err(analyze_error)?;
+        let accept = checked.problems.is_empty() || state.retries.liveness == 0;
+        let mut blobs = Vec::new();
+        if accept {
+            for (i, frame) in checked.frames.into_iter().enumerate() {
+                let key = BlobKey::for_session(flow.tenant_id, flow.session_id, &format!("liveness-{i}"));
+                self.blobs.put(&key, frame).await.map_err(blob_error)?;
+                blobs.push(key);
+            }
+        }
+        let capture = CaptureRecord {
+            id: CaptureId::generate(now),
+            tenant_id: flow.tenant_id,
+            session_id: flow.session_id,
+            kind: CaptureKind::Liveness,
+            accepted: accept,
+            problems: checked.problems,
+            summary: Default::default(),
+            blobs,
+            source: source.as_str().into(),
+            challenge_id: Some(challenge),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            created_at: now,
+        };
+        self.insert(&capture).await?;
+        if accept {
+            self.enqueue_ready_jobs(flow, CaptureKind::Liveness).await?;
+        }
+        tracing::info!(interview_id = %flow.session_id, accepted = accept, problems = capture.problems.len(), "liveness capture");
+        self.outcome(flow, &capture).await
+    }
+
+    /// Submits the captures for verification; the session completes when the jobs finish.
+    pub async fn submit(&self, flow: FlowAuth) -> ServiceResult<FlowState> {
+        let state = self.state(flow).await?;
+        if state.submitted || state.done {
+            return Ok(state);
+        }
+        Self::ensure_capturing(&state)?;
+        if let Some(missing) = state.steps.iter().find(|s| s.capture_kind().is_some() && !state.is_done(**s)) {
+            return Err(ServiceError::Invalid(format!("capture the {} step first", missing.as_str())));
+        }
+        if state.steps.contains(&Step::Consent) && state.session.consented_at.is_none() {
+            return Err(ServiceError::Invalid("consent is required first".into()));
+        }
+        let now = self.now();
+        self.store().record_submission(flow.tenant_id, flow.session_id, now).await?;
+        self.store().enqueue_job(flow.tenant_id, flow.session_id, JobKind::Finalize, now, now).await?;
+        self.signal.job_queued();
+        tracing::info!(interview_id = %flow.session_id, "submitted for verification");
+        self.state(flow).await
+    }
+
+    /// A fresh link to continue the same session on another device.
+    pub async fn handoff(&self, flow: FlowAuth) -> ServiceResult<OnboardingLink> {
+        let state = self.state(flow).await?;
+        Self::ensure_capturing(&state)?;
+        self.onboarding.onboarding_url(&SessionAccess::from(flow)).await
+    }
+}
+
+impl FlowState {
+    /// Whether `step` needs nothing more: completed, or not part of this flow.
+    pub fn is_done(&self, step: Step) -> bool {
+        !self.steps.contains(&step) || self.completed.contains(&step)
+    }
+}
+
+/// Incode's names for the document crops.
+fn cropped_name(kind: CaptureKind) -> Option<&'static str> {
+    match kind {
+        CaptureKind::Front => Some("croppedFrontID"),
+        CaptureKind::Back => Some("croppedBackID"),
+        _ => None,
+    }
+}
+
+fn analyze_error(e: AnalyzeError) -> ServiceError {
+    match e {
+        AnalyzeError::BadImage(message) => ServiceError::Invalid(message),
+        AnalyzeError::Internal(message) => {
+            ServiceError::Store(crate::ports::StoreError::Other(format!("verification engine: {message}")))
+        }
+    }
+}
+
+fn blob_error(e: crate::blob::BlobError) -> ServiceError {
+    match e {
+        crate::blob::BlobError::Unavailable(m) => ServiceError::Store(crate::ports::StoreError::Unavailable(m)),
+        other => ServiceError::Store(crate::ports::StoreError::Other(other.to_string())),
+    }
+}
