@@ -1,0 +1,510 @@
+//! Durable verification jobs: claim with a lease, run, complete — or retry with backoff, or
+//! give up. Steps are idempotent (they recompute from the stored captures and overwrite their
+//! results), so a job that runs twice after a crash does no harm.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
+use veriframe_core::blob::{BlobError, BlobKey, BlobStore};
+use veriframe_core::clock::Clock;
+use veriframe_core::flow::Flow;
+use veriframe_core::ports::{CaptureRecord, Job, JobKind, JobSignal, JobState, Store, StoreError};
+use veriframe_core::scores::{Effective, Inputs, score};
+use veriframe_core::session::Session;
+use veriframe_core::status::OnboardingStatus;
+use veriframe_core::verification::{CaptureKind, DocumentData, FaceFindings};
+use veriframe_vision::decode::decode;
+use veriframe_vision::document::assess_document;
+use veriframe_vision::face::{MatchKind, crop_face};
+use veriframe_vision::liveness::TurnDirection;
+use veriframe_vision::mrz::fields::CalendarDate;
+
+use crate::analyzer::STORED_JPEG_QUALITY;
+use crate::convert;
+use crate::cpu::CpuPool;
+use crate::engines::Engines;
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// How long a claimed job is leased before another worker may take it over.
+    pub lease: Duration,
+    /// Runs after which a failing job is given up.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub backoff: Duration,
+    /// How often idle workers look for due jobs queued by other servers.
+    pub idle_poll: StdDuration,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::seconds(60),
+            max_attempts: 5,
+            backoff: Duration::seconds(2),
+            idle_poll: StdDuration::from_millis(500),
+        }
+    }
+}
+
+/// What one `run_once` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A job ran (successfully or not).
+    Ran(JobKind),
+    /// Nothing was due.
+    Idle,
+}
+
+/// Why a step did not complete.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// Storage or blobs unreachable, or a prerequisite not ready: try again later.
+    #[error("{0}")]
+    Transient(String),
+    /// Waiting for another job of the session; not an error.
+    #[error("waiting for the {0} job")]
+    Waiting(&'static str),
+    /// The inputs cannot be processed (corrupt blob, undecodable stored image).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<StoreError> for StepError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => StepError::Transient(m),
+            other => StepError::Permanent(other.to_string()),
+        }
+    }
+}
+
+impl From<BlobError> for StepError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Unavailable(m) => StepError::Transient(m),
+            other => StepError::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// Wakes idle workers in this process when a job is queued.
+#[derive(Debug, Default)]
+pub struct Wakeup(Notify);
+
+impl JobSignal for Wakeup {
+    fn job_queued(&self) {
+        self.0.notify_waiters();
+        self.0.notify_one();
+    }
+}
+
+/// The verification pipeline.
+pub struct Pipeline {
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn BlobStore>,
+    engines: Arc<Engines>,
+    cpu: CpuPool,
+    clock: Arc<dyn Clock>,
+    settings: PipelineSettings,
+    wakeup: Arc<Wakeup>,
+    worker: String,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("worker", &self.worker).field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Arc<dyn Store>,
+        blobs: Arc<dyn BlobStore>,
+        engines: Arc<Engines>,
+        cpu: CpuPool,
+        clock: Arc<dyn Clock>,
+        settings: PipelineSettings,
+        wakeup: Arc<Wakeup>,
+    ) -> Self {
+        let worker = format!("{}-{}", std::process::id(), OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000);
+        Self { store, blobs, engines, cpu, clock, settings, wakeup, worker }
+    }
+
+    /// Claims and runs at most one due job. Tests call this to drain the queue without sleeping.
+    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        self.run_as(&self.worker).await
+    }
+
+    /// Runs due jobs until none is left (jobs waiting on other jobs included), up to `limit` runs.
+    pub async fn run_until_idle(&self, limit: usize) -> Result<usize, StoreError> {
+        let mut ran = 0;
+        while ran < limit {
+            match self.run_once().await? {
+                Outcome::Ran(_) => ran += 1,
+                Outcome::Idle => {
+                    // A job may be waiting a moment on another (finalize after face): see
+                    // whether something is due shortly before calling it a day.
+                    let soon = self.clock.now() + Duration::seconds(2);
+                    match self.store.next_job_due().await? {
+                        Some(due) if due <= soon => {
+                            tokio::time::sleep(StdDuration::from_millis(50)).await;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Ok(ran)
+    }
+
+    async fn run_as(&self, worker: &str) -> Result<Outcome, StoreError> {
+        let now = self.clock.now();
+        let Some(job) = self.store.claim_job(worker, now, now + self.settings.lease).await? else {
+            return Ok(Outcome::Idle);
+        };
+        let kind = job.kind;
+        let started = std::time::Instant::now();
+        let result = self.step(&job).await;
+        let now = self.clock.now();
+        match result {
+            Ok(()) => {
+                self.store.complete_job(job.id, worker, now).await?;
+                tracing::info!(interview_id = %job.session_id, job = kind.as_str(), ms = started.elapsed().as_millis() as u64, "job done");
+                if kind != JobKind::Finalize {
+                    // A finalize waiting on this job can go now.
+                    self.wakeup.job_queued();
+                }
+            }
+            Err(StepError::Waiting(on)) => {
+                let retry = now + Duration::milliseconds(250);
+                self.store.retry_job(job.id, worker, &format!("waiting for the {on} job"), retry, now).await?;
+            }
+            Err(StepError::Transient(e)) if job.attempts < self.settings.max_attempts => {
+                let delay = self.settings.backoff * 2i32.pow(job.attempts.saturating_sub(1).min(10));
+                tracing::warn!(interview_id = %job.session_id, job = kind.as_str(), attempt = job.attempts, error = %e, "job will be retried");
+                self.store.retry_job(job.id, worker, &e, now + delay, now).await?;
+            }
+            Err(e) => {
+                tracing::error!(interview_id = %job.session_id, job = kind.as_str(), attempt = job.attempts, error = %e, "job failed");
+                self.store.fail_job(job.id, worker, &e.to_string(), now).await?;
+                self.wakeup.job_queued();
+            }
+        }
+        Ok(Outcome::Ran(kind))
+    }
+
+    /// Runs `n` workers until `shutdown` resolves; each finishes its current job first.
+    pub fn spawn_workers(self: &Arc<Self>, n: usize, shutdown: tokio::sync::watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..n.max(1))
+            .map(|i| {
+                let pipeline = self.clone();
+                let mut shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    let worker = format!("{}/{i}", pipeline.worker);
+                    loop {
+                        if *shutdown.borrow() {
+                            break;
+                        }
+                        match pipeline.run_as(&worker).await {
+                            Ok(Outcome::Ran(_)) => continue,
+                            Ok(Outcome::Idle) => {}
+                            Err(e) => tracing::warn!(error = %e, "job queue unavailable"),
+                        }
+                        let wait = pipeline.idle_wait().await;
+                        tokio::select! {
+                            () = pipeline.wakeup.0.notified() => {}
+                            () = tokio::time::sleep(wait) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// How long an idle worker may sleep: until the next due job, at most `idle_poll`.
+    async fn idle_wait(&self) -> StdDuration {
+        let due = self.store.next_job_due().await.ok().flatten();
+        let now = self.clock.now();
+        match due {
+            Some(due) if due > now => StdDuration::try_from(due - now).unwrap_or_default().min(self.settings.idle_poll),
+            Some(_) => StdDuration::from_millis(10),
+            None => self.settings.idle_poll,
+        }
+    }
+
+    async fn step(&self, job: &Job) -> Result<(), StepError> {
+        let session = self.store.session(job.tenant_id, job.session_id).await?.ok_or_else(|| {
+            StepError::Permanent("the session no longer exists".into())
+        })?;
+        let flow = self
+            .store
+            .flow(job.tenant_id, session.flow_id)
+            .await?
+            .ok_or_else(|| StepError::Permanent("the session's flow no longer exists".into()))?;
+        match job.kind {
+            JobKind::Document => self.document(&session).await,
+            JobKind::Face => self.face(&session, &flow).await,
+            JobKind::Finalize => self.finalize(&session, &flow).await,
+        }
+    }
+
+    async fn latest(&self, session: &Session, kind: CaptureKind) -> Result<Option<CaptureRecord>, StepError> {
+        let captures = self.store.captures(session.tenant_id, session.id).await?;
+        Ok(captures.into_iter().rev().find(|c| c.kind == kind && c.accepted && !c.blobs.is_empty()))
+    }
+
+    async fn blob(&self, key: &BlobKey) -> Result<Vec<u8>, StepError> {
+        self.blobs.get(key).await?.ok_or_else(|| StepError::Permanent(format!("blob {key} is missing")))
+    }
+
+    async fn store_image(&self, session: &Session, name: &str, jpeg: Vec<u8>) -> Result<(), StepError> {
+        let key = BlobKey::for_session(session.tenant_id, session.id, name);
+        self.blobs.put(&key, jpeg).await?;
+        if let Some(old) = self.store.put_image(session.tenant_id, session.id, name, &key, self.clock.now()).await? {
+            let _ = self.blobs.delete(&old).await;
+        }
+        Ok(())
+    }
+
+    async fn cpu<T: Send + 'static>(&self, work: impl FnOnce(&Engines) -> T + Send + 'static) -> Result<T, StepError> {
+        let engines = self.engines.clone();
+        self.cpu.run(move || work(&engines)).await.map_err(|e| StepError::Transient(e.to_string()))
+    }
+
+    /// Reads and checks the document: MRZ, check digits, dates, portrait, quality.
+    async fn document(&self, session: &Session) -> Result<(), StepError> {
+        let Some(front) = self.latest(session, CaptureKind::Front).await? else {
+            return Err(StepError::Permanent("no accepted front capture".into()));
+        };
+        let back = self.latest(session, CaptureKind::Back).await?;
+        let front_bytes = self.blob(&front.blobs[0]).await?;
+        let back_bytes = match &back {
+            Some(b) => Some(self.blob(&b.blobs[0]).await?),
+            None => None,
+        };
+        let today = today(self.clock.now());
+        let fallback_class = front.summary.document_class;
+        let outcome = self
+            .cpu(move |e| -> Result<_, String> {
+                let front = decode(&front_bytes, &e.limits).map_err(|e| e.to_string())?.image;
+                let back = back_bytes.map(|b| decode(&b, &e.limits).map(|d| d.image)).transpose().map_err(|e| e.to_string())?;
+                let front_quality = assess_document(&front, &e.document_quality);
+                let back_quality = back.as_ref().map(|b| assess_document(b, &e.document_quality));
+                let portrait = e.face.analyze_document(&front).map_err(|e| e.to_string())?;
+                let portrait_crop = portrait
+                    .primary
+                    .as_ref()
+                    .and_then(|p| crop_face(&front, &p.detection, 1.6, 480))
+                    .and_then(|c| veriframe_vision::decode::encode_jpeg(&c, STORED_JPEG_QUALITY).ok());
+                // The MRZ is on the front of passports and visas and on the back of cards: read
+                // where it should be, then the other side if that gave nothing valid.
+                let mut reading = e.mrz.read(&front).map_err(|e| e.to_string())?;
+                if let Some(back) = &back
+                    && !reading.is_valid()
+                {
+                    let other = e.mrz.read(back).map_err(|e| e.to_string())?;
+                    if other.is_valid() || (other.zone.is_some() && reading.zone.is_none()) {
+                        reading = other;
+                    }
+                }
+                let (findings, data) = convert::document_findings(
+                    Some(&reading),
+                    portrait.primary.is_some(),
+                    Some(&front_quality),
+                    back_quality.as_ref(),
+                    fallback_class,
+                    today,
+                );
+                Ok((findings, data, portrait_crop))
+            })
+            .await?
+            .map_err(StepError::Permanent)?;
+        let (findings, data, portrait_crop) = outcome;
+        let data_key = match &data {
+            Some(data) => {
+                let key = BlobKey::for_session(session.tenant_id, session.id, "document-data");
+                let json = serde_json::to_vec(data).map_err(|e| StepError::Permanent(e.to_string()))?;
+                self.blobs.put(&key, json).await?;
+                Some(key)
+            }
+            None => None,
+        };
+        if let Some(jpeg) = portrait_crop {
+            self.store_image(session, "croppedIDFace", jpeg).await?;
+        }
+        let previous = self.store.results(session.tenant_id, session.id).await?.document_data;
+        let now = self.clock.now();
+        self.store.save_document_findings(session.tenant_id, session.id, &findings, data_key.as_ref(), now).await?;
+        if let Some(old) = previous.filter(|old| Some(old) != data_key.as_ref()) {
+            let _ = self.blobs.delete(&old).await;
+        }
+        self.store
+            .transition_status(session.tenant_id, session.id, &[OnboardingStatus::Unknown], OnboardingStatus::IdValidationFinished, now)
+            .await?;
+        self.store
+            .transition_status(
+                session.tenant_id,
+                session.id,
+                &[OnboardingStatus::IdValidationFinished],
+                OnboardingStatus::PostProcessingFinished,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Selfie, face match against the document portrait, and the head-turn challenge.
+    async fn face(&self, session: &Session, flow: &Flow) -> Result<(), StepError> {
+        let m = &flow.config.modules;
+        if m.id_capture && self.job_pending(session, JobKind::Document).await? {
+            // Milestones stay in order: the document's before the face's.
+            return Err(StepError::Waiting("document"));
+        }
+        let selfie = self.latest(session, CaptureKind::Selfie).await?;
+        let front = if m.face_match { self.latest(session, CaptureKind::Front).await? } else { None };
+        let liveness = if m.liveness { self.latest(session, CaptureKind::Liveness).await? } else { None };
+        let selfie_bytes = match &selfie {
+            Some(s) => Some(self.blob(&s.blobs[0]).await?),
+            None => None,
+        };
+        let front_bytes = match &front {
+            Some(f) => Some(self.blob(&f.blobs[0]).await?),
+            None => None,
+        };
+        let (direction, frame_bytes) = match &liveness {
+            Some(l) => {
+                let challenge = match l.challenge_id {
+                    Some(id) => self.store.challenge(session.tenant_id, session.id, id).await?,
+                    None => None,
+                };
+                let direction = challenge.ok_or_else(|| StepError::Permanent("liveness frames without a challenge".into()))?.direction;
+                let mut frames = Vec::with_capacity(l.blobs.len());
+                for key in &l.blobs {
+                    frames.push(self.blob(key).await?);
+                }
+                (Some(direction), frames)
+            }
+            None => (None, Vec::new()),
+        };
+        let outcome = self
+            .cpu(move |e| -> Result<_, String> {
+                let selfie = selfie_bytes.map(|b| decode(&b, &e.limits).map(|d| d.image)).transpose().map_err(|e| e.to_string())?;
+                let selfie_analysis = selfie.as_ref().map(|s| e.face.analyze_selfie(s)).transpose().map_err(|e| e.to_string())?;
+                let selfie_face = selfie_analysis.as_ref().and_then(|a| a.primary.clone());
+                let selfie_crop = match (&selfie, &selfie_face) {
+                    (Some(img), Some(face)) => crop_face(img, &face.detection, 1.6, 480)
+                        .and_then(|c| veriframe_vision::decode::encode_jpeg(&c, STORED_JPEG_QUALITY).ok()),
+                    _ => None,
+                };
+                let mut face = FaceFindings {
+                    selfie_faces: selfie_analysis.as_ref().map_or(0, |a| u32::try_from(a.face_count()).unwrap_or(u32::MAX)),
+                    selfie_brightness: selfie_face.as_ref().map(|f| f.quality.brightness),
+                    ..FaceFindings::default()
+                };
+                if let Some(front) = front_bytes {
+                    let front = decode(&front, &e.limits).map_err(|e| e.to_string())?.image;
+                    let portrait = e.face.analyze_document(&front).map_err(|e| e.to_string())?.primary;
+                    match (&portrait, &selfie_face) {
+                        (Some(p), Some(s)) => {
+                            face.face_match = Some(convert::match_findings(&e.face.compare(&p.embedding, &s.embedding, MatchKind::Document)));
+                        }
+                        (None, _) => face.match_unavailable = Some("no portrait found on the document".into()),
+                        (_, None) => face.match_unavailable = Some("no face found in the selfie".into()),
+                    }
+                }
+                let liveness = match direction {
+                    Some(direction) => {
+                        let direction: TurnDirection = direction.parse().map_err(|e: String| e)?;
+                        let frames = frame_bytes
+                            .iter()
+                            .map(|b| decode(b, &e.limits).map(|d| d.image))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string())?;
+                        let report = e.face.head_turn(&frames, direction, false).map_err(|e| e.to_string())?;
+                        // The person who turned must be the person in the selfie.
+                        let first = frames.first().map(|f| e.face.analyze_selfie(f)).transpose().map_err(|e| e.to_string())?;
+                        let selfie_distance = match (first.and_then(|a| a.primary), &selfie_face) {
+                            (Some(f), Some(s)) => {
+                                let m = e.face.compare(&f.embedding, &s.embedding, MatchKind::Selfie);
+                                Some((m.distance, m.threshold))
+                            }
+                            _ => None,
+                        };
+                        Some(convert::liveness_findings(&report, frames.len(), selfie_distance))
+                    }
+                    None => None,
+                };
+                Ok((face, liveness, selfie_crop))
+            })
+            .await?
+            .map_err(StepError::Permanent)?;
+        let (face, liveness, selfie_crop) = outcome;
+        if let Some(jpeg) = selfie_crop {
+            self.store_image(session, "croppedFace", jpeg).await?;
+        }
+        let now = self.clock.now();
+        self.store.save_face_findings(session.tenant_id, session.id, &face, liveness.as_ref(), now).await?;
+        self.store
+            .transition_status(
+                session.tenant_id,
+                session.id,
+                &[OnboardingStatus::Unknown, OnboardingStatus::IdValidationFinished, OnboardingStatus::PostProcessingFinished],
+                OnboardingStatus::FaceValidationFinished,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the session's job of `kind` is still to run (queued or running).
+    async fn job_pending(&self, session: &Session, kind: JobKind) -> Result<bool, StepError> {
+        let jobs = self.store.jobs(session.tenant_id, session.id).await?;
+        Ok(jobs.iter().any(|j| j.kind == kind && matches!(j.state, JobState::Queued | JobState::Running)))
+    }
+
+    /// Scores, then completion.
+    async fn finalize(&self, session: &Session, flow: &Flow) -> Result<(), StepError> {
+        for kind in [JobKind::Document, JobKind::Face] {
+            if self.job_pending(session, kind).await? {
+                return Err(StepError::Waiting(kind.as_str()));
+            }
+        }
+        let results = self.store.results(session.tenant_id, session.id).await?;
+        let document_data: Option<DocumentData> = match &results.document_data {
+            Some(key) => {
+                let bytes = self.blob(key).await?;
+                Some(serde_json::from_slice(&bytes).map_err(|e| StepError::Permanent(format!("document data: {e}")))?)
+            }
+            None => None,
+        };
+        let scores = score(&Inputs {
+            modules: &flow.config.modules,
+            thresholds: Effective::from(&flow.config.thresholds),
+            document: results.document.as_ref(),
+            document_data: document_data.as_ref(),
+            custom_fields: &session.custom_fields,
+            face: results.face.as_ref(),
+            liveness: results.liveness.as_ref(),
+        });
+        let now = self.clock.now();
+        self.store.save_scores(session.tenant_id, session.id, &scores, now).await?;
+        let open = [
+            OnboardingStatus::Unknown,
+            OnboardingStatus::IdValidationFinished,
+            OnboardingStatus::PostProcessingFinished,
+            OnboardingStatus::FaceValidationFinished,
+        ];
+        self.store.transition_status(session.tenant_id, session.id, &open, OnboardingStatus::OnboardingFinished, now).await?;
+        tracing::info!(interview_id = %session.id, overall = scores.overall.verdict.as_str(), "session verified");
+        Ok(())
+    }
+}
+
+fn today(now: OffsetDateTime) -> CalendarDate {
+    CalendarDate::new(now.year(), u32::from(u8::from(now.month())), u32::from(now.day())).unwrap_or(CalendarDate::today_utc())
+}
