@@ -1,6 +1,21 @@
 use veriframe_vision::mrz::*;
 fn main() {
-    let reader = MrzReader::load(std::path::Path::new("veriframe-data/models")).unwrap();
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let d = ReaderConfig::default();
+    let config = ReaderConfig {
+        recognize_width: env("RECW", d.recognize_width),
+        detect_side: env("SIDE", d.detect_side as usize) as u32,
+        retry_detect_side: env("SIDE2", d.retry_detect_side as usize) as u32,
+        retry_stretch: env("STRETCH", 1) == 1,
+        ..d
+    };
+    let engine = OcrEngine::load(std::path::Path::new("veriframe-data/models")).unwrap();
+    let reader = MrzReader::new(engine, config);
     for path in std::env::args().skip(1) {
         let img = image::open(&path).unwrap().to_rgb8();
         let r = reader.read(&img).unwrap();

@@ -287,6 +287,9 @@ pub enum RepairReason {
     FillerLookalike,
     /// The `mrz` crate's own repair (`find_and_parse`) produced this character.
     Crate,
+    /// Nothing usable was read for this cell and no check digit could supply it; a filler
+    /// stands in so the zone parses. The field holding it is not to be trusted.
+    Unreadable,
 }
 
 /// One change between the recognised text and the zone that was parsed.
@@ -313,8 +316,13 @@ pub struct MrzZone {
     pub lines: Vec<String>,
     /// Parsed fields.
     pub fields: MrzFields,
-    /// Check-digit verdicts.
+    /// Check-digit verdicts on the zone as parsed.
     pub check_digits: CheckDigits,
+    /// Check-digit verdicts before any check-digit-guided substitution (after length
+    /// restoration and character-class fixes); `None` when that text did not parse. A
+    /// difference from `check_digits` means the digits were satisfied by repair, not by the
+    /// read itself.
+    pub check_digits_as_read: Option<CheckDigits>,
     /// What was changed relative to the recognised text.
     pub repairs: Vec<Repair>,
     /// Every line has the format's length and every character is one its position admits
@@ -343,6 +351,14 @@ pub struct DateAssessment {
 }
 
 impl MrzZone {
+    /// Number of cells nothing was read for (see [`RepairReason::Unreadable`]).
+    pub fn unreadable_cells(&self) -> usize {
+        self.repairs
+            .iter()
+            .filter(|r| r.reason == RepairReason::Unreadable)
+            .count()
+    }
+
     /// Date checks as of `today`.
     pub fn assess_dates(&self, today: CalendarDate) -> DateAssessment {
         let birth = self.fields.birth_date.date;

@@ -24,6 +24,8 @@ pub struct ReaderConfig {
     /// Width lines are resampled to for recognition. Below ~2048 the recogniser runs out of
     /// time steps for 44 characters and merges filler runs.
     pub recognize_width: usize,
+    /// Stretch the image's contrast before the second attempt.
+    pub retry_stretch: bool,
     /// Boxes at least this many times longer than high are MRZ line candidates.
     pub min_aspect: f32,
     /// Most candidate lines recognised per attempt (bottom-most first).
@@ -35,8 +37,9 @@ pub struct ReaderConfig {
 impl Default for ReaderConfig {
     fn default() -> Self {
         Self {
-            detect_side: 960,
-            retry_detect_side: 1280,
+            detect_side: 640,
+            retry_detect_side: 960,
+            retry_stretch: false,
             recognize_width: 2048,
             min_aspect: 10.0,
             max_lines: 4,
@@ -162,17 +165,18 @@ impl MrzReader {
         let mut timings = ReadTimings::default();
         let first = self.attempt(image, self.config.detect_side, today, &mut timings)?;
         let mut result = (first, 1u8);
-        if !result
-            .0
-            .zone
-            .as_ref()
-            .is_some_and(|z| z.check_digits.all_valid())
-        {
+        if !result.0.zone.as_ref().is_some_and(settled) {
             // Second attempt: a larger detector input on a contrast-stretched image finds the
-            // small or faint zones the first one missed.
-            let stretched = stretch_contrast(image);
+            // small or faint zones, and fits the boxes of thin lines, that the first missed.
+            let stretched;
+            let retry_image = if self.config.retry_stretch {
+                stretched = stretch_contrast(image);
+                &stretched
+            } else {
+                image
+            };
             let second = self.attempt(
-                &stretched,
+                retry_image,
                 self.config.retry_detect_side,
                 today,
                 &mut timings,
@@ -232,7 +236,7 @@ impl MrzReader {
             if zone_rank(zone.as_ref()) > zone_rank(best.as_ref()) {
                 best = zone;
             }
-            if best.as_ref().is_some_and(|z| z.check_digits.all_valid()) {
+            if best.as_ref().is_some_and(settled) {
                 break;
             }
         }
@@ -252,20 +256,38 @@ impl MrzReader {
     }
 }
 
+/// A reading that needs no second attempt: every check digit agrees, every cell was read,
+/// and the recogniser was reasonably sure (line 1 of most formats has no check digit, so
+/// confidence is its only guard).
+fn settled(zone: &MrzZone) -> bool {
+    zone.check_digits.all_valid() && zone.unreadable_cells() == 0 && zone.confidence >= 0.8
+}
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn zone_rank(zone: Option<&MrzZone>) -> (bool, bool, usize) {
+/// Orders readings: parsed, then every check digit valid, then more verified digits, then
+/// fewer unreadable cells, then confidence (in thousandths).
+fn zone_rank(zone: Option<&MrzZone>) -> (bool, bool, usize, i64, i64) {
     match zone {
-        None => (false, false, 0),
-        Some(z) => (true, z.check_digits.all_valid(), z.check_digits.tally().0),
+        None => (false, false, 0, 0, 0),
+        Some(z) => (
+            true,
+            z.check_digits.all_valid(),
+            z.check_digits.tally().0,
+            -(z.unreadable_cells() as i64),
+            (z.confidence * 1000.0) as i64,
+        ),
     }
 }
 
-fn rank(a: &Attempt) -> (bool, bool, usize, bool) {
-    let (parsed, valid, verified) = zone_rank(a.zone.as_ref());
-    (valid, parsed, verified, a.found_lines)
+fn rank(a: &Attempt) -> ((bool, bool, usize, i64, i64), bool) {
+    let (parsed, valid, verified, unreadable, confidence) = zone_rank(a.zone.as_ref());
+    (
+        (valid, parsed, verified, unreadable, confidence),
+        a.found_lines,
+    )
 }
 
 /// MRZ line candidates among detector boxes: long thin boxes (after joining pieces of one

@@ -35,6 +35,9 @@ const MAX_LINES: usize = 6;
 const MAX_RESTORATIONS: usize = 6;
 /// Most per-field readings carried into the composite search.
 const MAX_FIELD_READINGS: usize = 4;
+/// Most total cost of the substitutions accepted for one check digit; beyond it the field is
+/// left as read (and its check digit fails).
+const MAX_FIELD_REPAIR_COST: f32 = 4.0;
 /// Character used internally for a cell whose content is unknown.
 const UNKNOWN: char = '?';
 
@@ -348,8 +351,8 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
         let col = cols[k] - shift;
         if k > 0 {
             let gap_from = cells.len();
-            let prev_filler = line.chars[k - 1] == '<';
-            let next_filler = line.chars[k] == '<';
+            let prev_filler = filler_like(line, k - 1);
+            let next_filler = filler_like(line, k);
             for c in gap_from..col {
                 let filler = (prev_filler || next_filler)
                     && slot(format, index, c).is_some_and(Slot::takes_filler);
@@ -360,7 +363,7 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
         cells.push(cell_of(line, k));
     }
     // Trailing cells the recogniser never reached.
-    let last_filler = line.chars[n - 1] == '<';
+    let last_filler = filler_like(line, n - 1);
     while cells.len() < len {
         let c = cells.len();
         let filler = slot(format, index, c).is_some_and(Slot::takes_filler)
@@ -373,6 +376,11 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
         cost,
         dropped: Vec::new(),
     })
+}
+
+/// A filler, or a `K` whose second choice was a filler (see [`fix_filler_lookalikes`]).
+fn filler_like(line: &ReadLine, k: usize) -> bool {
+    line.chars[k] == '<' || line.chars[k] == 'K' && line.alt[k].is_some_and(|(a, _)| a == '<')
 }
 
 /// Text-only restorations: grow or shrink filler runs, pad or trim the end, or mark one or
@@ -624,6 +632,18 @@ impl Work {
         }
     }
 
+    /// The lines as text, unknown cells shown as fillers.
+    fn texts(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|c| if c.ch == UNKNOWN { '<' } else { c.ch })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn text(&self, line: usize, cols: std::ops::Range<usize>) -> String {
         self.lines[line][cols].iter().map(|c| c.ch).collect()
     }
@@ -670,31 +690,95 @@ fn force_classes(work: &mut Work) {
     }
 }
 
-/// A `K` inside a name field's filler region, where the model's second choice was `<`, is a
-/// filler: `K` and `<` are equal modulo 10, so no check digit can tell them apart.
+/// Fillers read as `K`. `K` and `<` are equal modulo 10, so no check digit can tell them
+/// apart; the evidence is the recogniser's: a filler read as `K` comes with low confidence
+/// and `<` as second choice, while a printed `K` is read with near certainty.
 fn fix_filler_lookalikes(work: &mut Work) {
-    let (line, cols) = name_field(work.format);
-    let cells = work.lines[line].clone();
-    for col in cols.clone() {
-        let cell = cells[col];
-        if cell.ch != 'K' {
-            continue;
+    let format = work.format;
+    let takes_filler = |line: usize, col: usize| {
+        col > 0 || line > 0 || format == MrzFormat::Td1 && line == 2
+    } && slot(format, line, col).is_some_and(Slot::takes_filler);
+    for line in 0..work.lines.len() {
+        // The recogniser's second choice was a filler.
+        for col in 0..work.lines[line].len() {
+            let cell = work.lines[line][col];
+            if cell.ch == 'K'
+                && cell.conf < 0.95
+                && cell.alt.is_some_and(|(a, _)| a == '<')
+                && takes_filler(line, col)
+            {
+                work.set(line, col, '<', RepairReason::FillerLookalike, 0.2);
+            }
         }
-        let neighbour_filler = |c: Option<usize>| {
-            c.and_then(|c| cells.get(c))
-                .is_none_or(|n| n.ch == '<' || n.ch == 'K')
-        };
-        let near = neighbour_filler(col.checked_sub(1)) || neighbour_filler(Some(col + 1));
-        let alt_filler = cell.alt.is_some_and(|(a, p)| a == '<' && p >= 0.05);
-        if near && alt_filler {
-            work.set(line, col, '<', RepairReason::FillerLookalike, 0.2);
+        // An uncertain `K` between fillers (or a filler and the line's end) is one too.
+        loop {
+            let mut changed = false;
+            for col in 0..work.lines[line].len() {
+                let cells = &work.lines[line];
+                let cell = cells[col];
+                let filler =
+                    |c: Option<usize>| c.and_then(|c| cells.get(c)).is_none_or(|n| n.ch == '<');
+                if cell.ch == 'K'
+                    && cell.read.is_some()
+                    && cell.conf < 0.95
+                    && cell.alt.is_some()
+                    && filler(col.checked_sub(1))
+                    && filler(Some(col + 1))
+                    && takes_filler(line, col)
+                {
+                    work.set(line, col, '<', RepairReason::FillerLookalike, 0.3);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
     }
-    // Without recogniser evidence: a tail of the name field made only of `K` and `<` with at
-    // least as many fillers as `K`s is padding.
-    if cells[cols.clone()]
+    // A TD3 document code has no `K` second letter (Part 4 §4.4): `PK` is `P<`.
+    if format == MrzFormat::Td3 && work.lines[0][1].ch == 'K' && mrz::passport_type("PK").is_none()
+    {
+        work.set(0, 1, '<', RepairReason::FillerLookalike, 0.2);
+    }
+    // A name field must separate primary and secondary identifiers with `<<`; without one,
+    // the least certain `K` touching a filler (or another such `K`) is the lost separator.
+    let (line, cols) = name_field(format);
+    let text = work.text(line, cols.clone());
+    let trimmed = text.trim_end_matches('<');
+    if !trimmed.contains("<<") {
+        let cells = &work.lines[line];
+        let candidate = cols
+            .clone()
+            .filter(|&c| {
+                c < cols.start + trimmed.len()
+                    && cells[c].ch == 'K'
+                    && cells[c].read.is_some()
+                    && cells[c].conf < 0.8
+                    && [c.checked_sub(1), Some(c + 1)]
+                        .into_iter()
+                        .flatten()
+                        .any(|n| cells.get(n).is_some_and(|x| x.ch == '<' || x.ch == 'K'))
+            })
+            .min_by(|&a, &b| cells[a].conf.total_cmp(&cells[b].conf));
+        if let Some(col) = candidate {
+            work.set(line, col, '<', RepairReason::FillerLookalike, 0.5);
+            // `KK` read for `<<`: its partner too.
+            for n in [col.checked_sub(1), Some(col + 1)].into_iter().flatten() {
+                if cols.contains(&n)
+                    && work.lines[line][n].ch == 'K'
+                    && work.lines[line][n].conf < 0.8
+                {
+                    work.set(line, n, '<', RepairReason::FillerLookalike, 0.5);
+                    break;
+                }
+            }
+        }
+    }
+    // Without recogniser evidence: a tail of the name field made only of `K` and `<`, that
+    // begins with a filler and holds at least as many fillers as `K`s, is padding.
+    if work.lines[line][cols.clone()]
         .iter()
-        .all(|c| c.read.is_none() || c.alt.is_none())
+        .all(|c| c.alt.is_none())
     {
         let mut start = cols.end;
         while start > cols.start && matches!(work.lines[line][start - 1].ch, 'K' | '<') {
@@ -706,7 +790,6 @@ fn fix_filler_lookalikes(work: &mut Work) {
             .collect();
         let k = tail.iter().filter(|c| **c == 'K').count();
         let fillers = tail.len() - k;
-        // The tail must begin with a filler, so that a name ending in K keeps its K.
         if k > 0 && fillers >= k.max(2) && tail.first() == Some(&'<') {
             for col in start..cols.end {
                 if work.lines[line][col].ch == 'K' {
@@ -788,11 +871,18 @@ fn cell_options(cell: &Cell, s: Slot) -> Vec<(char, f32)> {
     }
     let mut v = vec![(cell.ch, 0.0)];
     if let Some((a, p)) = cell.alt.filter(|(a, _)| s.admits(*a)) {
-        v.push((a, substitution_cost(cell.conf, p)));
+        let cost = substitution_cost(cell.conf, p);
+        if cost <= MAX_FIELD_REPAIR_COST {
+            v.push((a, cost));
+        }
     }
-    for c in lookalikes(cell.ch) {
-        if s.admits(c) && !v.iter().any(|(x, _)| *x == c) {
-            v.push((c, 2.0 + 2.0 * cell.conf));
+    // A look-alike the model did not propose is only considered where the read itself was
+    // uncertain; otherwise a misprinted (or forged) check digit could always be "repaired".
+    if cell.conf < 0.75 {
+        for c in lookalikes(cell.ch) {
+            if s.admits(c) && !v.iter().any(|(x, _)| *x == c) {
+                v.push((c, 3.0 + 3.0 * cell.conf));
+            }
         }
     }
     v
@@ -884,6 +974,7 @@ fn field_readings(work: &Work, field: &CheckedField) -> Vec<(Vec<char>, f32)> {
             }
         }
     }
+    found.retain(|(_, cost)| *cost <= MAX_FIELD_REPAIR_COST);
     found.sort_by(|a, b| a.1.total_cmp(&b.1));
     // Two different repairs the evidence cannot tell apart (the check digit's blind spot):
     // repair nothing rather than guess.
@@ -1000,7 +1091,10 @@ fn repair_check_digits(work: &mut Work) {
                     consider(valid, cost, None);
                     for ((l, col), opts) in &comp_options {
                         let read = trial.lines[*l][*col].ch;
-                        for &(ch, cc) in opts.iter().filter(|(ch, _)| *ch != read) {
+                        for &(ch, cc) in opts
+                            .iter()
+                            .filter(|(ch, cost)| *ch != read && *cost <= MAX_FIELD_REPAIR_COST)
+                        {
                             trial.lines[*l][*col].ch = ch;
                             let (s, d) = text(&trial);
                             if mrz::verify(&s, d) && !s.contains(UNKNOWN) {
@@ -1104,7 +1198,11 @@ fn repair_and_parse(lines: &[&Restored], format: MrzFormat, today: CalendarDate)
                     column: col,
                     from: None,
                     to: Some(cell.ch),
-                    reason: RepairReason::FillerRestored,
+                    reason: if cell.ch == UNKNOWN {
+                        RepairReason::Unreadable
+                    } else {
+                        RepairReason::FillerRestored
+                    },
                 });
             }
         }
@@ -1121,13 +1219,14 @@ fn repair_and_parse(lines: &[&Restored], format: MrzFormat, today: CalendarDate)
     force_classes(&mut work);
     fix_filler_lookalikes(&mut work);
     fix_country_codes(&mut work);
+    let as_read = parse(format, &work.texts(), today).map(|d| check_digits_of(&d.checks));
     repair_check_digits(&mut work);
     // Whatever is still unknown cannot be parsed; a filler keeps the zone parseable and the
     // check digits honest.
     for line in 0..work.lines.len() {
         for col in 0..work.lines[line].len() {
             if work.lines[line][col].ch == UNKNOWN {
-                work.set(line, col, '<', RepairReason::FillerRestored, 1.0);
+                work.set(line, col, '<', RepairReason::Unreadable, 1.0);
             }
         }
     }
@@ -1137,7 +1236,7 @@ fn repair_and_parse(lines: &[&Restored], format: MrzFormat, today: CalendarDate)
         .map(|l| l.iter().map(|c| c.ch).collect())
         .collect();
     let data = parse(format, &texts, today)?;
-    let zone = build_zone(
+    let mut zone = build_zone(
         format,
         texts,
         &data,
@@ -1145,6 +1244,7 @@ fn repair_and_parse(lines: &[&Restored], format: MrzFormat, today: CalendarDate)
         confidence(&work),
         today,
     );
+    zone.check_digits_as_read = as_read;
     let (verified, _) = zone.check_digits.tally();
     let rank = (
         zone.check_digits.all_valid(),
@@ -1251,14 +1351,7 @@ fn build_zone(
         optional_data,
         optional_data_2: data.optional_data_2.clone(),
     };
-    let checks = &data.checks;
-    let check_digits = CheckDigits {
-        document_number: checks.document_number == Some(true),
-        birth_date: checks.date_of_birth == Some(true),
-        expiry_date: checks.date_of_expiry == Some(true),
-        personal_number: checks.personal_number,
-        composite: checks.composite,
-    };
+    let check_digits = check_digits_of(&data.checks);
     let line_format_ok = lines.len() == format.line_count()
         && lines.iter().enumerate().all(|(l, text)| {
             text.chars().count() == format.line_length()
@@ -1272,6 +1365,7 @@ fn build_zone(
         lines,
         fields,
         check_digits,
+        check_digits_as_read: None,
         repairs,
         line_format_ok,
         confidence,
@@ -1329,7 +1423,10 @@ fn crate_reading(window: &[ReadLine], today: CalendarDate) -> Option<Scored> {
             all.iter().sum::<f32>() / all.len() as f32 * 0.9
         }
     };
-    let zone = build_zone(format, lines, &data, repairs, confidence, today);
+    let mut zone = build_zone(format, lines, &data, repairs, confidence, today);
+    zone.check_digits_as_read = (raw.len() == zone.lines.len())
+        .then(|| parse(format, &raw, today).map(|d| check_digits_of(&d.checks)))
+        .flatten();
     let (verified, _) = zone.check_digits.tally();
     // Ranked after an equally good reading of our own: its repairs are less explained.
     let rank = (
@@ -1339,6 +1436,16 @@ fn crate_reading(window: &[ReadLine], today: CalendarDate) -> Option<Scored> {
         -1_000_000,
     );
     Some(Scored { zone, rank })
+}
+
+fn check_digits_of(checks: &mrz::Checks) -> CheckDigits {
+    CheckDigits {
+        document_number: checks.document_number == Some(true),
+        birth_date: checks.date_of_birth == Some(true),
+        expiry_date: checks.date_of_expiry == Some(true),
+        personal_number: checks.personal_number,
+        composite: checks.composite,
+    }
 }
 
 fn similar(a: &str, b: &str) -> bool {
