@@ -99,7 +99,7 @@ pub fn interpret(lines: &[OcrLine], today: CalendarDate) -> Result<MrzZone, Inte
     let mut read: Vec<ReadLine> = lines
         .iter()
         .map(normalise)
-        .filter(|l| l.chars.len() >= 20 && l.chars.len() <= 52)
+        .filter(|l| l.chars.len() >= 12 && l.chars.len() <= 52)
         .collect();
     if read.is_empty() {
         return Err(InterpretError::NoCandidateLines);
@@ -171,7 +171,8 @@ fn normalise(line: &OcrLine) -> ReadLine {
             out.alt
                 .push(e.alternative.filter(|(a, p)| *a != c && p.is_finite()));
         } else {
-            out.conf.push(0.5);
+            // Typed or foreign text carries no doubt to weigh: it is taken as written.
+            out.conf.push(1.0);
             out.x.push(0.0);
             out.alt.push(None);
         }
@@ -304,11 +305,11 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
         let mut prev: Option<usize> = None;
         for k in 0..n {
             let c = ((line.x[k] - offset) / pitch).round();
-            let mut c = if c.is_finite() && c > 0.0 {
-                c as usize
-            } else {
-                0
-            };
+            // A column far outside the line means the positions are nonsense.
+            if !(c.is_finite() && c < (4 * len) as f32) {
+                return None;
+            }
+            let mut c = if c > 0.0 { c as usize } else { 0 };
             if let Some(p) = prev {
                 if c <= p {
                     c = p + 1;
@@ -753,6 +754,10 @@ fn fix_filler_lookalikes(work: &mut Work) {
                 c < cols.start + trimmed.len()
                     && cells[c].ch == 'K'
                     && cells[c].read.is_some()
+                    // a separator has a name after it (a surname may end in K)
+                    && cells[c + 1..cols.start + trimmed.len()]
+                        .iter()
+                        .any(|x| x.ch.is_ascii_uppercase() && x.ch != 'K')
                     && cells[c].conf < 0.8
                     && [c.checked_sub(1), Some(c + 1)]
                         .into_iter()
