@@ -2,4 +2,5 @@
 //! code only; callers run it on a blocking pool.
 #![forbid(unsafe_code)]
 
+pub mod document;
 pub mod mrz;

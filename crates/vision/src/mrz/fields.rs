@@ -287,6 +287,9 @@ pub enum RepairReason {
     FillerLookalike,
     /// The `mrz` crate's own repair (`find_and_parse`) produced this character.
     Crate,
+    /// The document code's first letter was not read (a clipped line start); the format
+    /// fixes it (`P` for a passport, `V` for a visa).
+    DocumentCode,
     /// Nothing usable was read for this cell and no check digit could supply it; a filler
     /// stands in so the zone parses. The field holding it is not to be trusted.
     Unreadable,

@@ -246,6 +246,15 @@ fn evaluate(window: &[ReadLine], format: MrzFormat, today: CalendarDate) -> Opti
 /// Candidate zone lines of exactly the format's length for one read line, cheapest first.
 fn restorations(line: &ReadLine, format: MrzFormat, index: usize) -> Vec<Restored> {
     let len = format.line_length();
+    // No MRZ line starts with a filler: a leading `<` means the first glyph was lost (the
+    // detector's box clipped it). Put an unknown cell in front of it.
+    let clipped;
+    let line = if line.chars.first() == Some(&'<') {
+        clipped = with_lost_first(line);
+        &clipped
+    } else {
+        line
+    };
     let mut out: Vec<Restored> = Vec::new();
     if line.has_geometry {
         if let Some(r) = by_geometry(line, format, index) {
@@ -264,7 +273,29 @@ fn restorations(line: &ReadLine, format: MrzFormat, index: usize) -> Vec<Restore
     out
 }
 
+/// `line` with an unknown cell in front, one pitch to the left of the first character.
+fn with_lost_first(line: &ReadLine) -> ReadLine {
+    let mut diffs: Vec<f32> = line
+        .x
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0.0)
+        .collect();
+    diffs.sort_by(f32::total_cmp);
+    let pitch = diffs.get(diffs.len() / 2).copied().unwrap_or(0.0);
+    let mut out = line.clone();
+    out.chars.insert(0, UNKNOWN);
+    out.conf.insert(0, 0.0);
+    out.x
+        .insert(0, line.x.first().copied().unwrap_or(0.0) - pitch);
+    out.alt.insert(0, None);
+    out
+}
+
 fn cell_of(line: &ReadLine, k: usize) -> Cell {
+    if line.chars[k] == UNKNOWN {
+        return Cell::inserted(UNKNOWN);
+    }
     Cell {
         ch: line.chars[k],
         read: Some(line.chars[k]),
@@ -660,6 +691,17 @@ fn force_classes(work: &mut Work) {
                 continue;
             };
             let cell = work.lines[line][col];
+            if cell.ch == UNKNOWN && s == Slot::DocCode {
+                // The format fixes the first letter of the document code where it has one.
+                match format {
+                    MrzFormat::Td3 => work.set(line, col, 'P', RepairReason::DocumentCode, 0.5),
+                    MrzFormat::MrvA | MrzFormat::MrvB => {
+                        work.set(line, col, 'V', RepairReason::DocumentCode, 0.5);
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             if cell.ch == UNKNOWN || s.admits(cell.ch) {
                 continue;
             }
@@ -1598,6 +1640,17 @@ mod tests {
             format!("PASSPORTPASSEPORTUTOPIAREPUBLIC\nSURNAMEERIKSSONGIVENNAMESANNA\n{L1}\n{L2}");
         let z = read(&text);
         assert_eq!(z.lines, vec![L1, L2]);
+    }
+
+    #[test]
+    fn a_clipped_document_code_is_restored_from_the_format() {
+        let z = read(&format!("{}\n{L2}", &L1[1..]));
+        assert_eq!(z.lines, vec![L1, L2]);
+        assert!(
+            z.repairs
+                .iter()
+                .any(|r| r.reason == RepairReason::DocumentCode && r.column == 0)
+        );
     }
 
     #[test]
