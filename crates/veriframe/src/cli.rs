@@ -36,7 +36,14 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Read the machine-readable zone of a document image.
+    Mrz(commands::mrz::MrzArgs),
+    /// Measure accuracy on labelled image sets.
+    Eval(commands::eval::EvalArgs),
+    /// Time the vision stages.
+    Bench(commands::bench::BenchArgs),
+}
 
 /// What every command receives.
 #[derive(Debug)]
