@@ -220,7 +220,15 @@ pub const BAND_CHECK_SIDE: u32 = 480;
 pub fn detect_mrz_band(engine: &OcrEngine, image: &RgbImage) -> Result<MrzBandCheck, OcrError> {
     let started = Instant::now();
     let boxes = engine.detect(image, BAND_CHECK_SIDE, &DetectParams::default())?;
-    let lines = crate::mrz::reader::mrz_line_candidates(boxes, 10.0, 6);
+    let mut lines = crate::mrz::reader::mrz_line_candidates(boxes, 10.0, 6, false);
+    // In the text's own frame, so that a sideways or upside-down page is measured alike.
+    let (nx, ny) = crate::mrz::reader::text_down(&lines);
+    let (ux, uy) = (ny, -nx);
+    for l in &mut lines {
+        let (along, across) = (l.cx * ux + l.cy * uy, l.cx * nx + l.cy * ny);
+        l.cx = along;
+        l.cy = across;
+    }
     let stack = best_stack(&lines);
     let band = (stack.len() >= 2).then(|| {
         stack

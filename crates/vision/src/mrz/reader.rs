@@ -30,6 +30,8 @@ pub struct ReaderConfig {
     pub min_aspect: f32,
     /// Most candidate lines recognised per attempt (bottom-most first).
     pub max_lines: usize,
+    /// Recognise the first two lines on two threads at once.
+    pub concurrent_lines: bool,
     /// Detector thresholds.
     pub detect: DetectParams,
 }
@@ -43,6 +45,7 @@ impl Default for ReaderConfig {
             recognize_width: 2048,
             min_aspect: 10.0,
             max_lines: 4,
+            concurrent_lines: true,
             detect: DetectParams::default(),
         }
     }
@@ -93,7 +96,8 @@ pub struct MrzReading {
     pub zone: Option<MrzZone>,
     /// The candidate lines recognised in the attempt that produced the result, top to bottom.
     pub raw_lines: Vec<RawLine>,
-    /// Which attempt produced the result (1 or 2).
+    /// Which attempt produced the result: 1, 2 (larger detector input) or 3 (turned half a
+    /// turn).
     pub attempt: u8,
     /// Stage timings.
     pub timings: ReadTimings,
@@ -163,11 +167,11 @@ impl MrzReader {
     pub fn read_at(&self, image: &RgbImage, today: CalendarDate) -> Result<MrzReading, OcrError> {
         let started = Instant::now();
         let mut timings = ReadTimings::default();
-        let first = self.attempt(image, self.config.detect_side, today, &mut timings)?;
+        let first = self.attempt(image, self.config.detect_side, false, today, &mut timings)?;
         let mut result = (first, 1u8);
         if !result.0.zone.as_ref().is_some_and(settled) {
-            // Second attempt: a larger detector input on a contrast-stretched image finds the
-            // small or faint zones, and fits the boxes of thin lines, that the first missed.
+            // Second attempt: a larger detector input finds the small or faint zones, and
+            // fits the boxes of thin lines, that the first missed.
             let stretched;
             let retry_image = if self.config.retry_stretch {
                 stretched = stretch_contrast(image);
@@ -178,11 +182,25 @@ impl MrzReader {
             let second = self.attempt(
                 retry_image,
                 self.config.retry_detect_side,
+                false,
                 today,
                 &mut timings,
             )?;
             if rank(&second) > rank(&result.0) {
                 result = (second, 2);
+            }
+        }
+        if !result
+            .0
+            .zone
+            .as_ref()
+            .is_some_and(|z| z.check_digits.all_valid())
+        {
+            // Third attempt: the same lines turned half a turn, for a page held upside down
+            // (or turned a quarter turn counter-clockwise).
+            let third = self.attempt(image, self.config.detect_side, true, today, &mut timings)?;
+            if rank(&third) > rank(&result.0) {
+                result = (third, 3);
             }
         }
         let (best, attempt) = result;
@@ -207,25 +225,45 @@ impl MrzReader {
         &self,
         image: &RgbImage,
         side: u32,
+        flip: bool,
         today: CalendarDate,
         timings: &mut ReadTimings,
     ) -> Result<Attempt, OcrError> {
         let t = Instant::now();
         let boxes = self.engine.detect(image, side, &self.config.detect)?;
-        let candidates = mrz_line_candidates(boxes, self.config.min_aspect, self.config.max_lines);
+        let candidates =
+            mrz_line_candidates(boxes, self.config.min_aspect, self.config.max_lines, flip);
         timings.detect_ms += ms(t);
         let mut recognised: Vec<(LineBox, OcrLine)> = Vec::new();
         let mut best: Option<MrzZone> = None;
-        for (i, line) in candidates.iter().rev().enumerate() {
-            let t = Instant::now();
-            let ocr = self
-                .engine
-                .recognize(image, line, self.config.recognize_width)?;
-            timings.recognize_ms += ms(t);
-            recognised.insert(0, (*line, ocr));
-            if i == 0 {
-                continue;
-            }
+        let width = self.config.recognize_width;
+        let mut pending = candidates.iter().rev();
+        // Every zone has at least two lines: recognise the bottom two side by side, one per
+        // core, then add lines above one at a time while the reading is not settled.
+        let t = Instant::now();
+        let first: Vec<LineBox> = pending.by_ref().take(2).copied().collect();
+        let results: Vec<Result<OcrLine, OcrError>> =
+            if self.config.concurrent_lines && first.len() == 2 {
+                std::thread::scope(|scope| {
+                    let upper = scope.spawn(|| self.engine.recognize(image, &first[1], width));
+                    let lower = self.engine.recognize(image, &first[0], width);
+                    let upper = upper
+                        .join()
+                        .unwrap_or(Err(OcrError::UnexpectedOutput("recognition thread failed")));
+                    vec![lower, upper]
+                })
+            } else {
+                first
+                    .iter()
+                    .map(|b| self.engine.recognize(image, b, width))
+                    .collect()
+            };
+        timings.recognize_ms += ms(t);
+        for (line, ocr) in first.iter().zip(results) {
+            recognised.insert(0, (*line, ocr?));
+        }
+        let mut next = pending.next();
+        while recognised.len() >= 2 {
             let t = Instant::now();
             let lines: Vec<OcrLine> = recognised.iter().map(|(_, l)| l.clone()).collect();
             let zone = match interpret(&lines, today) {
@@ -236,9 +274,14 @@ impl MrzReader {
             if zone_rank(zone.as_ref()) > zone_rank(best.as_ref()) {
                 best = zone;
             }
-            if best.as_ref().is_some_and(settled) {
+            let Some(line) = next.filter(|_| !best.as_ref().is_some_and(settled)) else {
                 break;
-            }
+            };
+            let t = Instant::now();
+            let ocr = self.engine.recognize(image, line, width)?;
+            timings.recognize_ms += ms(t);
+            recognised.insert(0, (*line, ocr));
+            next = pending.next();
         }
         let lines = recognised
             .into_iter()
@@ -291,19 +334,57 @@ fn rank(a: &Attempt) -> ((bool, bool, usize, i64, i64), bool) {
 }
 
 /// MRZ line candidates among detector boxes: long thin boxes (after joining pieces of one
-/// line), the bottom-most `max` of those at least half as long as the longest, top to bottom.
-pub fn mrz_line_candidates(boxes: Vec<LineBox>, min_aspect: f32, max: usize) -> Vec<LineBox> {
+/// line), the last `max` of those at least half as long as the longest, in reading order
+/// (top to bottom in the text's own frame, so a page photographed sideways works too).
+///
+/// With `flip`, every box is turned half a turn first: an upside-down page (or one turned a
+/// quarter turn counter-clockwise) then reads the right way round.
+pub fn mrz_line_candidates(
+    boxes: Vec<LineBox>,
+    min_aspect: f32,
+    max: usize,
+    flip: bool,
+) -> Vec<LineBox> {
     let mut long: Vec<LineBox> = merge_collinear(boxes)
         .into_iter()
         .filter(|b| b.aspect() >= min_aspect)
         .collect();
     let widest = long.iter().map(|b| b.width).fold(0.0f32, f32::max);
     long.retain(|b| b.width >= 0.5 * widest);
-    long.sort_by(|a, b| a.cy.total_cmp(&b.cy));
+    if flip {
+        for b in &mut long {
+            b.angle += std::f32::consts::PI;
+        }
+    }
+    let (nx, ny) = text_down(&long);
+    long.sort_by(|a, b| (a.cx * nx + a.cy * ny).total_cmp(&(b.cx * nx + b.cy * ny)));
     if long.len() > max {
         long.drain(..long.len() - max);
     }
     long
+}
+
+/// Unit vector pointing "down" in the text's frame: the normal of the lines' mean reading
+/// direction (angles averaged on the doubled circle, so ±90° do not cancel out), turned by
+/// a half turn when the lines themselves point leftwards.
+pub fn text_down(lines: &[LineBox]) -> (f32, f32) {
+    let (c, s) = lines.iter().fold((0.0f32, 0.0f32), |(c, s), b| {
+        (
+            c + (2.0 * b.angle).cos() * b.width,
+            s + (2.0 * b.angle).sin() * b.width,
+        )
+    });
+    if c == 0.0 && s == 0.0 {
+        return (0.0, 1.0);
+    }
+    let mut theta = 0.5 * s.atan2(c);
+    // Keep the reading direction the lines carry (a flipped set points left).
+    if let Some(first) = lines.first() {
+        if (first.angle - theta).cos() < 0.0 {
+            theta += std::f32::consts::PI;
+        }
+    }
+    (-theta.sin(), theta.cos())
 }
 
 /// Linear contrast stretch of each channel between its 1st and 99th percentile of
@@ -370,9 +451,29 @@ mod tests {
             line(740.0, 950.0),
             line(780.0, 400.0),
         ];
-        let c = mrz_line_candidates(boxes, 10.0, 2);
+        let c = mrz_line_candidates(boxes.clone(), 10.0, 2, false);
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].cy, c[1].cy), (700.0, 740.0));
+        // Turned half a turn, the page's top is the text's bottom: the line at the top of
+        // the image comes last.
+        let f = mrz_line_candidates(boxes, 10.0, 2, true);
+        assert_eq!((f[0].cy, f[1].cy), (700.0, 100.0));
+        assert!((f[0].angle - std::f32::consts::PI).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sideways_lines_are_ordered_in_their_own_frame() {
+        // A page turned a quarter turn clockwise: lines run downwards, line 1 rightmost.
+        let vertical = |cx: f32| LineBox {
+            cx,
+            cy: 500.0,
+            width: 900.0,
+            height: 30.0,
+            angle: std::f32::consts::FRAC_PI_2,
+            score: 0.9,
+        };
+        let c = mrz_line_candidates(vec![vertical(100.0), vertical(140.0)], 10.0, 2, false);
+        assert_eq!((c[0].cx, c[1].cx), (140.0, 100.0));
     }
 
     #[test]

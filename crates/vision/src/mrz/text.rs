@@ -261,7 +261,9 @@ fn restorations(line: &ReadLine, format: MrzFormat, index: usize) -> Vec<Restore
             out.push(r);
         }
     }
-    let text_penalty = if out.is_empty() { 0.0 } else { 0.5 };
+    // Where the recogniser placed the characters, that placement beats guessing which
+    // filler run lost the missing cells.
+    let text_penalty = if out.is_empty() { 0.0 } else { 1.0 };
     for mut r in by_text(line, format, index, len) {
         r.cost += text_penalty;
         out.push(r);
@@ -389,7 +391,7 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
                 let filler = (prev_filler || next_filler)
                     && slot(format, index, c).is_some_and(Slot::takes_filler);
                 cells.push(Cell::inserted(if filler { '<' } else { UNKNOWN }));
-                cost += if filler { 0.05 } else { 1.0 };
+                cost += if filler { 0.02 } else { 1.0 };
             }
         }
         cells.push(cell_of(line, k));
@@ -401,7 +403,7 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
         let filler = slot(format, index, c).is_some_and(Slot::takes_filler)
             && (last_filler || matches!(slot(format, index, c), Some(Slot::Letter)));
         cells.push(Cell::inserted(if filler { '<' } else { UNKNOWN }));
-        cost += if filler { 0.1 } else { 1.0 };
+        cost += if filler { 0.01 } else { 1.0 };
     }
     Some(Restored {
         cells,
@@ -705,6 +707,19 @@ fn force_classes(work: &mut Work) {
             if cell.ch == UNKNOWN || s.admits(cell.ch) {
                 continue;
             }
+            // Country codes are letterised only when that yields a registered code (see
+            // `fix_country_codes`): some issuers print digits there.
+            if country_fields(format)
+                .iter()
+                .any(|(l, r)| *l == line && r.contains(&col))
+            {
+                continue;
+            }
+            // The second cell of an ID card's document code is the issuer's choice (a digit
+            // is seen in practice); passports and visas use letters.
+            if line == 0 && col == 1 && matches!(format, MrzFormat::Td1 | MrzFormat::Td2) {
+                continue;
+            }
             // The model's second choice, when the layout admits it, beats a static table.
             if let Some((alt, _)) = cell.alt.filter(|(a, _)| s.admits(*a)) {
                 work.set(line, col, alt, RepairReason::CharacterClass, 0.1);
@@ -853,6 +868,28 @@ fn fix_country_codes(work: &mut Work) {
     for (line, cols) in country_fields(work.format) {
         let code = work.text(line, cols.clone());
         if known_country(&code) {
+            continue;
+        }
+        // Digits read for letters (`UT0`): letterised, if that makes a registered code.
+        let letters: Vec<char> = cols
+            .clone()
+            .map(|col| {
+                let cell = work.lines[line][col];
+                if cell.ch.is_ascii_digit() {
+                    cell.alt
+                        .map(|(a, _)| a)
+                        .filter(char::is_ascii_uppercase)
+                        .or_else(|| letter_for_digit(cell.ch))
+                        .unwrap_or(cell.ch)
+                } else {
+                    cell.ch
+                }
+            })
+            .collect();
+        if known_country(&letters.iter().collect::<String>()) {
+            for (col, c) in cols.clone().zip(letters) {
+                work.set(line, col, c, RepairReason::CharacterClass, 0.2);
+            }
             continue;
         }
         let mut found: Vec<(f32, usize, char)> = Vec::new();
@@ -1159,7 +1196,22 @@ fn repair_check_digits(work: &mut Work) {
                 let Some((_, _, picked, sub)) = best else {
                     return;
                 };
-                apply_choice(work, &fields, &per_field, &picked, sub);
+                // A repair has to be confirmed by every check digit covering it: when the
+                // composite still disagrees, the substitutions are guesses, and the zone is
+                // reported as read (its check digits failing) rather than half-repaired.
+                let mut chosen = work.clone();
+                apply_choice(&mut chosen, &fields, &per_field, &picked, sub);
+                let confirmed = comp.as_ref().is_none_or(|c| {
+                    let s: String = c
+                        .spans
+                        .iter()
+                        .map(|(l, r)| chosen.text(*l, r.clone()))
+                        .collect();
+                    mrz::verify(&s, chosen.lines[c.check.0][c.check.1].ch)
+                });
+                if confirmed {
+                    *work = chosen;
+                }
                 return;
             }
             choice[i] += 1;
@@ -1605,6 +1657,27 @@ mod tests {
     }
 
     #[test]
+    fn a_repair_the_composite_refutes_is_not_made() {
+        // A misprinted document-number check digit (6 -> 3): some one-cell change fixes the
+        // field, but the composite (printed for the true digit) refutes it.
+        let l2 = "L898902C33UTO7408122F1204159ZE184226B<<<<<10";
+        let fix = (0..9)
+            .flat_map(|col| mrz::MRZ_ALPHABET.chars().map(move |c| (col, c)))
+            .find(|&(col, c)| {
+                let mut f: Vec<char> = l2[..9].chars().collect();
+                f[col] = c;
+                f[col] != l2.as_bytes()[col] as char
+                    && mrz::verify(&f.iter().collect::<String>(), '3')
+            })
+            .unwrap();
+        let lines = [ocr(L1, &[]), ocr(l2, &[(fix.0, 0.5, Some((fix.1, 0.45)))])];
+        let z = interpret(&lines, TODAY).unwrap();
+        assert_eq!(z.lines[1], l2, "{:?}", z.repairs);
+        assert!(!z.check_digits.document_number);
+        assert_eq!(z.check_digits.composite, Some(false));
+    }
+
+    #[test]
     fn blind_spot_ties_are_not_guessed() {
         // 'B' at position 3 and '8' at position 1 of `L89B902C3` fix the check digit equally
         // well (3·3 ≡ 7·3 mod 10): without recogniser evidence nothing is changed.
@@ -1640,6 +1713,18 @@ mod tests {
             format!("PASSPORTPASSEPORTUTOPIAREPUBLIC\nSURNAMEERIKSSONGIVENNAMESANNA\n{L1}\n{L2}");
         let z = read(&text);
         assert_eq!(z.lines, vec![L1, L2]);
+    }
+
+    #[test]
+    fn digits_printed_in_a_country_field_are_kept() {
+        // A non-conforming issuer prints digits where the nationality belongs; letterising
+        // them would invent a code that is not on the document.
+        let l2 = "L898902C361327408122F1204159ZE184226B<<<<<10";
+        let z = read(&format!("{L1}\n{l2}"));
+        assert_eq!(z.fields.nationality, "132");
+        assert_eq!(z.lines[1], l2);
+        assert!(z.check_digits.all_valid());
+        assert!(!z.line_format_ok);
     }
 
     #[test]
