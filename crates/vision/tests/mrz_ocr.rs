@@ -182,6 +182,27 @@ fn generated_zones_of_every_format_survive_degradation() {
 }
 
 #[test]
+fn a_page_upside_down_is_read() {
+    let Some(reader) = reader() else { return };
+    let Some(font) = support::ocrb_font() else {
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(44);
+    let lines = support::random_zone(&mut rng, Layout::Td3);
+    let page = support::render_document(&font, &lines, 36.0);
+    let sideways = image::imageops::rotate180(&page);
+    if let Some(dir) = std::env::var_os("VERIFRAME_TEST_OUTPUT") {
+        sideways
+            .save(std::path::Path::new(&dir).join("mrz_upside_down.png"))
+            .unwrap();
+    }
+    let reading = reader.read_at(&sideways, TODAY).unwrap();
+    let zone = reading.zone.expect("zone of an upside-down page");
+    assert_eq!(zone.lines, lines);
+    assert!(zone.check_digits.all_valid());
+}
+
+#[test]
 fn images_without_a_zone_are_reported_not_panicked_on() {
     let Some(reader) = reader() else { return };
     let tiny = image::RgbImage::new(4, 4);

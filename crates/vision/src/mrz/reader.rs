@@ -30,8 +30,6 @@ pub struct ReaderConfig {
     pub min_aspect: f32,
     /// Most candidate lines recognised per attempt (bottom-most first).
     pub max_lines: usize,
-    /// Recognise the first two lines on two threads at once.
-    pub concurrent_lines: bool,
     /// Detector thresholds.
     pub detect: DetectParams,
 }
@@ -45,7 +43,6 @@ impl Default for ReaderConfig {
             recognize_width: 2048,
             min_aspect: 10.0,
             max_lines: 4,
-            concurrent_lines: true,
             detect: DetectParams::default(),
         }
     }
@@ -238,30 +235,15 @@ impl MrzReader {
         let mut best: Option<MrzZone> = None;
         let width = self.config.recognize_width;
         let mut pending = candidates.iter().rev();
-        // Every zone has at least two lines: recognise the bottom two side by side, one per
-        // core, then add lines above one at a time while the reading is not settled.
+        // Every zone has at least two lines: recognise the bottom two, then add lines above
+        // one at a time while the reading is not settled.
         let t = Instant::now();
         let first: Vec<LineBox> = pending.by_ref().take(2).copied().collect();
-        let results: Vec<Result<OcrLine, OcrError>> =
-            if self.config.concurrent_lines && first.len() == 2 {
-                std::thread::scope(|scope| {
-                    let upper = scope.spawn(|| self.engine.recognize(image, &first[1], width));
-                    let lower = self.engine.recognize(image, &first[0], width);
-                    let upper = upper
-                        .join()
-                        .unwrap_or(Err(OcrError::UnexpectedOutput("recognition thread failed")));
-                    vec![lower, upper]
-                })
-            } else {
-                first
-                    .iter()
-                    .map(|b| self.engine.recognize(image, b, width))
-                    .collect()
-            };
-        timings.recognize_ms += ms(t);
-        for (line, ocr) in first.iter().zip(results) {
-            recognised.insert(0, (*line, ocr?));
+        for line in &first {
+            let ocr = self.engine.recognize(image, line, width)?;
+            recognised.insert(0, (*line, ocr));
         }
+        timings.recognize_ms += ms(t);
         let mut next = pending.next();
         while recognised.len() >= 2 {
             let t = Instant::now();

@@ -391,7 +391,9 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
                 let filler = (prev_filler || next_filler)
                     && slot(format, index, c).is_some_and(Slot::takes_filler);
                 cells.push(Cell::inserted(if filler { '<' } else { UNKNOWN }));
-                cost += if filler { 0.02 } else { 1.0 };
+                // A gap between glyphs is evidence of a lost glyph: cheaper than pretending
+                // the cells went missing in some filler run.
+                cost += if filler { 0.02 } else { 0.3 };
             }
         }
         cells.push(cell_of(line, k));
@@ -403,7 +405,7 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
         let filler = slot(format, index, c).is_some_and(Slot::takes_filler)
             && (last_filler || matches!(slot(format, index, c), Some(Slot::Letter)));
         cells.push(Cell::inserted(if filler { '<' } else { UNKNOWN }));
-        cost += if filler { 0.01 } else { 1.0 };
+        cost += if filler { 0.01 } else { 0.3 };
     }
     Some(Restored {
         cells,
@@ -757,39 +759,40 @@ fn fix_filler_lookalikes(work: &mut Work) {
         col > 0 || line > 0 || format == MrzFormat::Td1 && line == 2
     } && slot(format, line, col).is_some_and(Slot::takes_filler);
     for line in 0..work.lines.len() {
-        // The recogniser's second choice was a filler.
+        // The recogniser's second choice was a filler with some weight. (A printed `K`, even
+        // one read with little confidence, leaves `<` next to no probability.)
         for col in 0..work.lines[line].len() {
             let cell = work.lines[line][col];
             if cell.ch == 'K'
                 && cell.conf < 0.95
-                && cell.alt.is_some_and(|(a, _)| a == '<')
+                && cell.alt.is_some_and(|(a, p)| a == '<' && p >= 0.05)
                 && takes_filler(line, col)
             {
                 work.set(line, col, '<', RepairReason::FillerLookalike, 0.2);
             }
         }
-        // An uncertain `K` between fillers (or a filler and the line's end) is one too.
-        loop {
-            let mut changed = false;
-            for col in 0..work.lines[line].len() {
-                let cells = &work.lines[line];
-                let cell = cells[col];
-                let filler =
-                    |c: Option<usize>| c.and_then(|c| cells.get(c)).is_none_or(|n| n.ch == '<');
-                if cell.ch == 'K'
-                    && cell.read.is_some()
-                    && cell.conf < 0.95
-                    && cell.alt.is_some()
-                    && filler(col.checked_sub(1))
-                    && filler(Some(col + 1))
-                    && takes_filler(line, col)
-                {
-                    work.set(line, col, '<', RepairReason::FillerLookalike, 0.3);
-                    changed = true;
-                }
+        // Uncertain `K`s enclosed by fillers (or a filler and the line's end) are fillers:
+        // no name has a component made only of `K`s.
+        let len = work.lines[line].len();
+        let mut col = 0;
+        while col < len {
+            let uncertain_k =
+                |c: &Cell| c.ch == 'K' && c.read.is_some() && c.conf < 0.95 && c.alt.is_some();
+            if !uncertain_k(&work.lines[line][col]) {
+                col += 1;
+                continue;
             }
-            if !changed {
-                break;
+            let start = col;
+            while col < len && uncertain_k(&work.lines[line][col]) {
+                col += 1;
+            }
+            let cells = &work.lines[line];
+            let left = start.checked_sub(1).is_none_or(|l| cells[l].ch == '<');
+            let right = col == len || cells[col].ch == '<';
+            if left && right && (start..col).all(|c| takes_filler(line, c)) {
+                for c in start..col {
+                    work.set(line, c, '<', RepairReason::FillerLookalike, 0.3);
+                }
             }
         }
     }
@@ -1654,6 +1657,26 @@ mod tests {
         // The same misread as plain text is ambiguous (several look-alikes fit): left alone.
         let plain = read(&format!("{L1}\n{l2}"));
         assert!(!plain.check_digits.document_number);
+    }
+
+    #[test]
+    fn fillers_read_as_k_are_told_from_printed_ks() {
+        let truth = "P<UTOHAEKKINEN<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<";
+        let read = "P<UTOHAEKKINENK<ANNAK<<<<<<KK<<<<<<<<<<<<<<<";
+        let weak = [
+            // printed K: unsure, but a filler is not its second choice
+            (8, 0.6, Some(('R', 0.2))),
+            (9, 0.7, Some(('<', 0.001))),
+            // fillers read as K: a filler is the second choice, or they are enclosed by fillers
+            (14, 0.6, Some(('<', 0.3))),
+            (20, 0.7, Some(('<', 0.2))),
+            (27, 0.8, Some(('R', 0.01))),
+            (28, 0.8, Some(('<', 0.01))),
+        ];
+        let lines = [ocr(read, &weak), ocr(L2, &[])];
+        let z = interpret(&lines, TODAY).unwrap();
+        assert_eq!(z.lines[0], truth, "{:?}", z.repairs);
+        assert_eq!(z.fields.surname, "HAEKKINEN");
     }
 
     #[test]
