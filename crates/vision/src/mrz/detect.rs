@@ -213,11 +213,11 @@ pub fn merge_collinear(mut boxes: Vec<LineBox>) -> Vec<LineBox> {
         let mut merged = None;
         'search: for i in 0..boxes.len() {
             for j in 0..boxes.len() {
-                if i != j {
-                    if let Some(joined) = join(&boxes[i], &boxes[j]) {
-                        merged = Some((i, j, joined));
-                        break 'search;
-                    }
+                if i != j
+                    && let Some(joined) = join(&boxes[i], &boxes[j])
+                {
+                    merged = Some((i, j, joined));
+                    break 'search;
                 }
             }
         }

@@ -12,7 +12,7 @@ use super::detect::{DetectParams, LineBox, merge_collinear};
 use super::engine::OcrEngine;
 use super::fields::{CalendarDate, MrzScoreChecks, MrzZone};
 use super::recognize::OcrLine;
-use super::text::{InterpretError, interpret};
+use super::text::interpret;
 
 /// Tunables of the reader; the defaults are the measured recipe.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,10 +248,7 @@ impl MrzReader {
         while recognised.len() >= 2 {
             let t = Instant::now();
             let lines: Vec<OcrLine> = recognised.iter().map(|(_, l)| l.clone()).collect();
-            let zone = match interpret(&lines, today) {
-                Ok(zone) => Some(zone),
-                Err(InterpretError::NoCandidateLines | InterpretError::Unparsable) => None,
-            };
+            let zone = interpret(&lines, today).ok();
             timings.interpret_ms += ms(t);
             if zone_rank(zone.as_ref()) > zone_rank(best.as_ref()) {
                 best = zone;
@@ -361,10 +358,10 @@ pub fn text_down(lines: &[LineBox]) -> (f32, f32) {
     }
     let mut theta = 0.5 * s.atan2(c);
     // Keep the reading direction the lines carry (a flipped set points left).
-    if let Some(first) = lines.first() {
-        if (first.angle - theta).cos() < 0.0 {
-            theta += std::f32::consts::PI;
-        }
+    if let Some(first) = lines.first()
+        && (first.angle - theta).cos() < 0.0
+    {
+        theta += std::f32::consts::PI;
     }
     (-theta.sin(), theta.cos())
 }

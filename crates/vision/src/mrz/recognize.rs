@@ -127,6 +127,17 @@ pub(crate) fn bilinear(raw: &[u8], w: usize, h: usize, x: f32, y: f32) -> [f32; 
     px
 }
 
+/// Consecutive time steps that picked the same MRZ character.
+struct Run {
+    slot: usize,
+    start: usize,
+    end: usize,
+    /// Highest probability over the run.
+    prob: f32,
+    /// Second-best character (slot, probability) at the step of `prob`.
+    alt: Option<(usize, f32)>,
+}
+
 /// Greedy CTC decoding of a `steps × num_classes` row-major probability matrix, looking only
 /// at blank and the MRZ alphabet.
 ///
@@ -140,9 +151,8 @@ pub fn ctc_decode_mrz(probs: &[f32], steps: usize, classes: &MrzClasses) -> OcrL
         return line;
     }
     let alphabet = MRZ_ALPHABET.len();
-    // (slot, start step, end step, best prob, alternative at the best step)
-    let mut current: Option<(usize, usize, usize, f32, Option<(usize, f32)>)> = None;
-    let mut runs = Vec::new();
+    let mut current: Option<Run> = None;
+    let mut runs: Vec<Run> = Vec::new();
     for t in 0..steps {
         let row = &probs[t * n..(t + 1) * n];
         let score = |slot: usize| -> f32 {
@@ -174,25 +184,38 @@ pub fn ctc_decode_mrz(probs: &[f32], steps: usize, classes: &MrzClasses) -> OcrL
         }
         let alt = (second.1 > 0.0).then_some(second);
         match &mut current {
-            Some(run) if run.0 == best.0 => {
-                run.2 = t;
-                if best.1 > run.3 {
-                    run.3 = best.1;
-                    run.4 = alt;
+            Some(run) if run.slot == best.0 => {
+                run.end = t;
+                if best.1 > run.prob {
+                    run.prob = best.1;
+                    run.alt = alt;
                 }
             }
             _ => {
                 if let Some(run) = current.take() {
                     runs.push(run);
                 }
-                current = Some((best.0, t, t, best.1, alt));
+                current = Some(Run {
+                    slot: best.0,
+                    start: t,
+                    end: t,
+                    prob: best.1,
+                    alt,
+                });
             }
         }
     }
     if let Some(run) = current.take() {
         runs.push(run);
     }
-    for (slot, start, end, prob, alt) in runs {
+    for Run {
+        slot,
+        start,
+        end,
+        prob,
+        alt,
+    } in runs
+    {
         let ch = MrzClasses::char_at(slot);
         line.text.push(ch);
         line.chars.push(OcrChar {

@@ -38,6 +38,13 @@ const MAX_FIELD_READINGS: usize = 4;
 /// Most total cost of the substitutions accepted for one check digit; beyond it the field is
 /// left as read (and its check digit fails).
 const MAX_FIELD_REPAIR_COST: f32 = 4.0;
+/// Candidate characters for a cell with their costs, the read character first.
+type Options = Vec<(char, f32)>;
+/// Readings of one checked field (its cells then its check digit) with their costs.
+type Readings = Vec<(Vec<char>, f32)>;
+/// `(line, column)` of a cell.
+type CellAt = (usize, usize);
+
 /// Character used internally for a cell whose content is unknown.
 const UNKNOWN: char = '?';
 
@@ -125,10 +132,10 @@ pub fn interpret(lines: &[OcrLine], today: CalendarDate) -> Result<MrzZone, Inte
                     }
                 }
             }
-            if let Some(scored) = crate_reading(window, today) {
-                if best.as_ref().is_none_or(|b| scored.rank > b.rank) {
-                    best = Some(scored);
-                }
+            if let Some(scored) = crate_reading(window, today)
+                && best.as_ref().is_none_or(|b| scored.rank > b.rank)
+            {
+                best = Some(scored);
             }
         }
     }
@@ -256,10 +263,10 @@ fn restorations(line: &ReadLine, format: MrzFormat, index: usize) -> Vec<Restore
         line
     };
     let mut out: Vec<Restored> = Vec::new();
-    if line.has_geometry {
-        if let Some(r) = by_geometry(line, format, index) {
-            out.push(r);
-        }
+    if line.has_geometry
+        && let Some(r) = by_geometry(line, format, index)
+    {
+        out.push(r);
     }
     // Where the recogniser placed the characters, that placement beats guessing which
     // filler run lost the missing cells.
@@ -336,25 +343,25 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
     let mut cols = vec![0usize; n];
     for _ in 0..3 {
         let mut prev: Option<usize> = None;
-        for k in 0..n {
-            let c = ((line.x[k] - offset) / pitch).round();
+        for (col, &x) in cols.iter_mut().zip(&line.x) {
+            let c = ((x - offset) / pitch).round();
             // A column far outside the line means the positions are nonsense.
             if !(c.is_finite() && c < (4 * len) as f32) {
                 return None;
             }
             let mut c = if c > 0.0 { c as usize } else { 0 };
-            if let Some(p) = prev {
-                if c <= p {
-                    c = p + 1;
-                }
+            if let Some(p) = prev
+                && c <= p
+            {
+                c = p + 1;
             }
-            cols[k] = c;
+            *col = c;
             prev = Some(c);
         }
         // Least-squares fit of x = offset + pitch * column.
         let (mut sc, mut sx, mut scc, mut scx) = (0f64, 0f64, 0f64, 0f64);
-        for k in 0..n {
-            let (c, x) = (cols[k] as f64, f64::from(line.x[k]));
+        for (&col, &x) in cols.iter().zip(&line.x) {
+            let (c, x) = (col as f64, f64::from(x));
             sc += c;
             sx += x;
             scc += c * c;
@@ -381,8 +388,8 @@ fn by_geometry(line: &ReadLine, format: MrzFormat, index: usize) -> Option<Resto
     }
     let mut cells: Vec<Cell> = Vec::with_capacity(len);
     let mut cost = 0.0;
-    for k in 0..n {
-        let col = cols[k] - shift;
+    for (k, &at) in cols.iter().enumerate() {
+        let col = at - shift;
         if k > 0 {
             let gap_from = cells.len();
             let prev_filler = filler_like(line, k - 1);
@@ -948,7 +955,7 @@ fn substitution_cost(conf: f32, alt: f32) -> f32 {
 }
 
 /// Options for one cell of a check-digit-guarded field: `(char, cost)`, the read char first.
-fn cell_options(cell: &Cell, s: Slot) -> Vec<(char, f32)> {
+fn cell_options(cell: &Cell, s: Slot) -> Options {
     if cell.ch == UNKNOWN {
         return mrz::MRZ_ALPHABET
             .chars()
@@ -978,14 +985,14 @@ fn cell_options(cell: &Cell, s: Slot) -> Vec<(char, f32)> {
 /// Readings of one checked field (its cells and its check digit) that satisfy the check
 /// digit under the `mrz` crate, cheapest first. At most two cells change; unknown cells
 /// must be filled and count as changes.
-fn field_readings(work: &Work, field: &CheckedField) -> Vec<(Vec<char>, f32)> {
+fn field_readings(work: &Work, field: &CheckedField) -> Readings {
     let format = work.format;
     let cols: Vec<usize> = field
         .cells
         .clone()
         .chain(std::iter::once(field.check))
         .collect();
-    let options: Vec<Vec<(char, f32)>> = cols
+    let options: Vec<Options> = cols
         .iter()
         .map(|&c| {
             cell_options(
@@ -1004,7 +1011,7 @@ fn field_readings(work: &Work, field: &CheckedField) -> Vec<(Vec<char>, f32)> {
         let f: String = f.iter().collect();
         mrz::verify(&f, c[0]) && structurally_ok(&f, field.kind)
     };
-    let mut found: Vec<(Vec<char>, f32)> = Vec::new();
+    let mut found: Readings = Vec::new();
     let mut push = |v: Vec<char>, cost: f32| {
         if ok(&v) && !found.iter().any(|(w, _)| *w == v) {
             found.push((v, cost));
@@ -1065,10 +1072,11 @@ fn field_readings(work: &Work, field: &CheckedField) -> Vec<(Vec<char>, f32)> {
     found.sort_by(|a, b| a.1.total_cmp(&b.1));
     // Two different repairs the evidence cannot tell apart (the check digit's blind spot):
     // repair nothing rather than guess.
-    if let [first, second, ..] = found.as_slice() {
-        if first.1 > 0.0 && second.1 - first.1 < 0.05 {
-            return Vec::new();
-        }
+    if let [first, second, ..] = found.as_slice()
+        && first.1 > 0.0
+        && second.1 - first.1 < 0.05
+    {
+        return Vec::new();
     }
     found
 }
@@ -1096,7 +1104,7 @@ fn structurally_ok(field: &str, kind: CheckedKind) -> bool {
 fn repair_check_digits(work: &mut Work) {
     let fields = checked_fields(work.format);
     let comp = composite(work.format);
-    let mut per_field: Vec<Vec<(Vec<char>, f32)>> = Vec::new();
+    let mut per_field: Vec<Readings> = Vec::new();
     for f in &fields {
         let mut readings = field_readings(work, f);
         if readings.is_empty() {
@@ -1114,7 +1122,7 @@ fn repair_check_digits(work: &mut Work) {
     }
     // Composite-only cells (TD1/TD2 optional data and the composite digit itself): at most
     // one substitution among them.
-    let mut comp_options: Vec<((usize, usize), Vec<(char, f32)>)> = Vec::new();
+    let mut comp_options: Vec<(CellAt, Options)> = Vec::new();
     if let Some(c) = &comp {
         let covered = |line: usize, col: usize| {
             fields
@@ -1139,7 +1147,7 @@ fn repair_check_digits(work: &mut Work) {
         apply_choice(work, &fields, &per_field, &cheapest, None);
         return;
     }
-    let mut best: Option<(usize, f32, Vec<usize>, Option<((usize, usize), char)>)> = None;
+    let mut best: Option<Choice> = None;
     let mut choice = vec![0usize; per_field.len()];
     let mut trial = work.clone();
     loop {
@@ -1155,13 +1163,18 @@ fn repair_check_digits(work: &mut Work) {
                 trial.lines[f.line][col].ch = reading[k];
             }
         }
-        let mut consider = |valid: usize, cost: f32, sub: Option<((usize, usize), char)>| {
+        let mut consider = |valid: usize, cost: f32, sub: Option<(CellAt, char)>| {
             let better = match &best {
                 None => true,
-                Some((bv, bc, _, _)) => valid > *bv || (valid == *bv && cost < *bc - 1e-6),
+                Some(b) => valid > b.valid || (valid == b.valid && cost < b.cost - 1e-6),
             };
             if better {
-                best = Some((valid, cost, choice.clone(), sub));
+                best = Some(Choice {
+                    valid,
+                    cost,
+                    picks: choice.clone(),
+                    sub,
+                });
             }
         };
         match &comp {
@@ -1196,7 +1209,10 @@ fn repair_check_digits(work: &mut Work) {
         let mut i = 0;
         loop {
             if i == choice.len() {
-                let Some((_, _, picked, sub)) = best else {
+                let Some(Choice {
+                    picks: picked, sub, ..
+                }) = best
+                else {
                     return;
                 };
                 // A repair has to be confirmed by every check digit covering it: when the
@@ -1227,11 +1243,20 @@ fn repair_check_digits(work: &mut Work) {
     }
 }
 
+/// One combination of field readings (indices into each field's readings) and at most one
+/// substitution among the composite-only cells, with how many check digits it satisfies.
+struct Choice {
+    valid: usize,
+    cost: f32,
+    picks: Vec<usize>,
+    sub: Option<(CellAt, char)>,
+}
+
 /// Whether the chosen field readings satisfy every field check and the composite.
 fn composite_holds(
     work: &Work,
     fields: &[CheckedField],
-    per_field: &[Vec<(Vec<char>, f32)>],
+    per_field: &[Readings],
     choice: &[usize],
     comp: Option<&super::layout::Composite>,
 ) -> bool {
@@ -1258,9 +1283,9 @@ fn composite_holds(
 fn apply_choice(
     work: &mut Work,
     fields: &[CheckedField],
-    per_field: &[Vec<(Vec<char>, f32)>],
+    per_field: &[Readings],
     picked: &[usize],
-    sub: Option<((usize, usize), char)>,
+    sub: Option<(CellAt, char)>,
 ) {
     for (fi, f) in fields.iter().enumerate() {
         let (reading, cost) = &per_field[fi][picked[fi]];
@@ -1622,9 +1647,12 @@ mod tests {
         );
     }
 
+    /// `(column, confidence, second choice)` of a weakly read character.
+    type Weak = (usize, f32, Option<(char, f32)>);
+
     /// A recognised line with evenly spaced characters of confidence 0.95, except `weak`
     /// (column, confidence, second choice).
-    fn ocr(text: &str, weak: &[(usize, f32, Option<(char, f32)>)]) -> OcrLine {
+    fn ocr(text: &str, weak: &[Weak]) -> OcrLine {
         let n = text.chars().count() as f32;
         OcrLine {
             text: text.to_string(),
