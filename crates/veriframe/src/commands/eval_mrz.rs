@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use veriframe_vision::document::{QualityThresholds, assess_document};
 use veriframe_vision::mrz::CalendarDate;
 
 use super::image_input::load_rgb;
@@ -29,6 +30,10 @@ pub struct EvalMrzArgs {
     /// Resolve two-digit years as of this day (YYYY-MM-DD).
     #[arg(long, value_parser = parse_day)]
     pub today: Option<CalendarDate>,
+    /// Blur every image with a Gaussian of this sigma (pixels) before reading, to measure
+    /// how reading and the sharpness score degrade together.
+    #[arg(long, default_value_t = 0.0)]
+    pub blur: f32,
 }
 
 /// One truth entry.
@@ -77,6 +82,10 @@ pub struct FileResult {
     pub valid: bool,
     /// Time to read, milliseconds.
     pub read_ms: f64,
+    /// Document sharpness score of the image read (see `veriframe mrz`).
+    pub sharpness: f32,
+    /// The sharpness score is below the "blurry" threshold.
+    pub blurry: bool,
     /// Why the image could not be read, if it could not.
     pub error: Option<String>,
 }
@@ -106,6 +115,10 @@ pub struct Summary {
     pub p90_ms: f64,
     /// Slowest read, milliseconds.
     pub max_ms: f64,
+    /// Images whose sharpness score says "blurry".
+    pub blurry: usize,
+    /// Median sharpness score.
+    pub median_sharpness: f32,
 }
 
 /// The whole evaluation.
@@ -217,9 +230,24 @@ pub fn evaluate(args: &EvalMrzArgs, ctx: &CliContext) -> anyhow::Result<EvalRepo
             parsed: false,
             valid: false,
             read_ms: 0.0,
+            sharpness: 0.0,
+            blurry: false,
             error: None,
         };
-        match load_rgb(path).and_then(|img| Ok(reader.read_at(&img, today)?)) {
+        let loaded = load_rgb(path).map(|img| {
+            if args.blur > 0.0 {
+                image::imageops::blur(&img, args.blur)
+            } else {
+                img
+            }
+        });
+        let read = loaded.and_then(|img| {
+            let quality = assess_document(&img, &QualityThresholds::default());
+            result.sharpness = quality.sharpness;
+            result.blurry = quality.blurry;
+            Ok(reader.read_at(&img, today)?)
+        });
+        match read {
             Ok(reading) => {
                 result.read_ms = reading.timings.total_ms;
                 if let Some(zone) = &reading.zone {
@@ -275,6 +303,12 @@ pub fn evaluate(args: &EvalMrzArgs, ctx: &CliContext) -> anyhow::Result<EvalRepo
         median_ms: percentile(&times, 0.5),
         p90_ms: percentile(&times, 0.9),
         max_ms: times.last().copied().unwrap_or(0.0),
+        blurry: files.iter().filter(|f| f.blurry).count(),
+        median_sharpness: {
+            let mut s: Vec<f32> = files.iter().map(|f| f.sharpness).collect();
+            s.sort_by(f32::total_cmp);
+            s.get(s.len() / 2).copied().unwrap_or(0.0)
+        },
     };
     Ok(EvalReport {
         dir: args.dir.clone(),
@@ -305,8 +339,8 @@ fn human(report: &EvalReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<28} {:<28}{exact}  {:.0} ms",
-            f.file, status, f.read_ms
+            "{:<28} {:<28}{exact}  sharpness {:.2}  {:.0} ms",
+            f.file, status, f.sharpness, f.read_ms
         );
     }
     let s = &report.summary;
