@@ -475,13 +475,14 @@ fn by_text(line: &ReadLine, format: MrzFormat, index: usize, len: usize) -> Vec<
                     }
                 }
             }
-            // Padding at the end.
+            // Padding at the end: names are left-aligned, so their trailing fillers are the
+            // likeliest to be lost.
             let mut v = cells.clone();
             let filler = (n..len).all(|c| slot(format, index, c).is_some_and(Slot::takes_filler));
             for _ in 0..d {
                 v.push(Cell::inserted(if filler { '<' } else { UNKNOWN }));
             }
-            out.push(from_parts(v, if filler { 0.4 } else { 1.5 }, Vec::new()));
+            out.push(from_parts(v, if filler { 0.15 } else { 1.5 }, Vec::new()));
             // Unknown characters anywhere (a glyph the recogniser skipped).
             if d <= 2 {
                 for at in 0..=n {
@@ -1614,6 +1615,14 @@ mod tests {
         let d = z.assess_dates(TODAY);
         assert_eq!(d.expired, Some(true));
         assert_eq!(d.age_years, Some(51));
+    }
+
+    #[test]
+    fn a_name_line_without_its_trailing_fillers_is_padded_at_the_end() {
+        let z = read(
+            "I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA",
+        );
+        assert_eq!(z.lines[2], "ERIKSSON<<ANNA<MARIA<<<<<<<<<<");
     }
 
     #[test]
