@@ -191,7 +191,10 @@ pub fn check_frames(engines: &Engines, direction: &str, frames: &[Vec<u8>]) -> R
 impl CaptureAnalyzer for Analyzer {
     async fn check_image(&self, kind: CaptureKind, bytes: Vec<u8>) -> Result<CheckedImage, AnalyzeError> {
         let engines = self.engines.clone();
-        self.cpu.run(move || check_image(&engines, kind, &bytes)).await.map_err(|e| AnalyzeError::Internal(e.to_string()))?
+        self.cpu
+            .run(move || check_image(&engines, kind, &bytes))
+            .await
+            .map_err(|e| AnalyzeError::Internal(e.to_string()))?
     }
 
     async fn check_frames(&self, direction: &str, frames: Vec<Vec<u8>>) -> Result<CheckedFrames, AnalyzeError> {

@@ -2,13 +2,14 @@
 //! the findings (database), names and numbers to `DocumentData` (encrypted blob).
 
 use veriframe_core::verification::{
-    CheckDigitFindings, Date, DocumentClass, DocumentData, DocumentFindings, ImageQuality, LivenessFindings, MatchFindings,
+    CheckDigitFindings, Date, DocumentClass, DocumentData, DocumentFindings, ImageQuality, LivenessFindings,
+    MatchFindings,
 };
 use veriframe_vision::document::DocumentQuality;
 use veriframe_vision::face::{FaceMatch, LivenessReport};
+use veriframe_vision::mrz::MrzReading;
 use veriframe_vision::mrz::fields::{CalendarDate, MrzFormat, MrzZone};
 use veriframe_vision::mrz::layout::{CheckedKind, checked_fields};
-use veriframe_vision::mrz::MrzReading;
 
 pub fn format_name(format: MrzFormat) -> &'static str {
     match format {
@@ -140,9 +141,11 @@ pub fn liveness_findings(
     selfie_distance: Option<(f32, f32)>,
 ) -> LivenessFindings {
     let c = &report.challenge;
-    let max_identity_distance = c.frames.iter().filter_map(|f| f.identity_distance).fold(None, |acc: Option<f32>, d| {
-        Some(acc.map_or(d, |a| a.max(d)))
-    });
+    let max_identity_distance = c
+        .frames
+        .iter()
+        .filter_map(|f| f.identity_distance)
+        .fold(None, |acc: Option<f32>, d| Some(acc.map_or(d, |a| a.max(d))));
     let mut failures: Vec<String> = c
         .failures
         .iter()
@@ -153,7 +156,10 @@ pub fn liveness_findings(
         failures.push("different_person_than_selfie".into());
     }
     LivenessFindings {
-        direction: serde_json::to_value(c.direction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        direction: serde_json::to_value(c.direction)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         frames: u32::try_from(frames).unwrap_or(u32::MAX),
         turned: c.turned,
         returned: c.returned,

@@ -116,7 +116,10 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("worker", &self.worker).field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("worker", &self.worker)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -198,7 +201,11 @@ impl Pipeline {
     }
 
     /// Runs `n` workers until `shutdown` resolves; each finishes its current job first.
-    pub fn spawn_workers(self: &Arc<Self>, n: usize, shutdown: tokio::sync::watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        n: usize,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..n.max(1))
             .map(|i| {
                 let pipeline = self.clone();
@@ -238,9 +245,11 @@ impl Pipeline {
     }
 
     async fn step(&self, job: &Job) -> Result<(), StepError> {
-        let session = self.store.session(job.tenant_id, job.session_id).await?.ok_or_else(|| {
-            StepError::Permanent("the session no longer exists".into())
-        })?;
+        let session = self
+            .store
+            .session(job.tenant_id, job.session_id)
+            .await?
+            .ok_or_else(|| StepError::Permanent("the session no longer exists".into()))?;
         let flow = self
             .store
             .flow(job.tenant_id, session.flow_id)
@@ -292,7 +301,10 @@ impl Pipeline {
         let outcome = self
             .cpu(move |e| -> Result<_, String> {
                 let front = decode(&front_bytes, &e.limits).map_err(|e| e.to_string())?.image;
-                let back = back_bytes.map(|b| decode(&b, &e.limits).map(|d| d.image)).transpose().map_err(|e| e.to_string())?;
+                let back = back_bytes
+                    .map(|b| decode(&b, &e.limits).map(|d| d.image))
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
                 let front_quality = assess_document(&front, &e.document_quality);
                 let back_quality = back.as_ref().map(|b| assess_document(b, &e.document_quality));
                 let portrait = e.face.analyze_document(&front).map_err(|e| e.to_string())?;
@@ -344,7 +356,13 @@ impl Pipeline {
             let _ = self.blobs.delete(&old).await;
         }
         self.store
-            .transition_status(session.tenant_id, session.id, &[OnboardingStatus::Unknown], OnboardingStatus::IdValidationFinished, now)
+            .transition_status(
+                session.tenant_id,
+                session.id,
+                &[OnboardingStatus::Unknown],
+                OnboardingStatus::IdValidationFinished,
+                now,
+            )
             .await?;
         self.store
             .transition_status(
@@ -382,7 +400,9 @@ impl Pipeline {
                     Some(id) => self.store.challenge(session.tenant_id, session.id, id).await?,
                     None => None,
                 };
-                let direction = challenge.ok_or_else(|| StepError::Permanent("liveness frames without a challenge".into()))?.direction;
+                let direction = challenge
+                    .ok_or_else(|| StepError::Permanent("liveness frames without a challenge".into()))?
+                    .direction;
                 let mut frames = Vec::with_capacity(l.blobs.len());
                 for key in &l.blobs {
                     frames.push(self.blob(key).await?);
@@ -393,8 +413,12 @@ impl Pipeline {
         };
         let outcome = self
             .cpu(move |e| -> Result<_, String> {
-                let selfie = selfie_bytes.map(|b| decode(&b, &e.limits).map(|d| d.image)).transpose().map_err(|e| e.to_string())?;
-                let selfie_analysis = selfie.as_ref().map(|s| e.face.analyze_selfie(s)).transpose().map_err(|e| e.to_string())?;
+                let selfie = selfie_bytes
+                    .map(|b| decode(&b, &e.limits).map(|d| d.image))
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let selfie_analysis =
+                    selfie.as_ref().map(|s| e.face.analyze_selfie(s)).transpose().map_err(|e| e.to_string())?;
                 let selfie_face = selfie_analysis.as_ref().and_then(|a| a.primary.clone());
                 let selfie_crop = match (&selfie, &selfie_face) {
                     (Some(img), Some(face)) => crop_face(img, &face.detection, 1.6, 480)
@@ -402,7 +426,9 @@ impl Pipeline {
                     _ => None,
                 };
                 let mut face = FaceFindings {
-                    selfie_faces: selfie_analysis.as_ref().map_or(0, |a| u32::try_from(a.face_count()).unwrap_or(u32::MAX)),
+                    selfie_faces: selfie_analysis
+                        .as_ref()
+                        .map_or(0, |a| u32::try_from(a.face_count()).unwrap_or(u32::MAX)),
                     selfie_brightness: selfie_face.as_ref().map(|f| f.quality.brightness),
                     ..FaceFindings::default()
                 };
@@ -411,7 +437,11 @@ impl Pipeline {
                     let portrait = e.face.analyze_document(&front).map_err(|e| e.to_string())?.primary;
                     match (&portrait, &selfie_face) {
                         (Some(p), Some(s)) => {
-                            face.face_match = Some(convert::match_findings(&e.face.compare(&p.embedding, &s.embedding, MatchKind::Document)));
+                            face.face_match = Some(convert::match_findings(&e.face.compare(
+                                &p.embedding,
+                                &s.embedding,
+                                MatchKind::Document,
+                            )));
                         }
                         (None, _) => face.match_unavailable = Some("no portrait found on the document".into()),
                         (_, None) => face.match_unavailable = Some("no face found in the selfie".into()),
@@ -427,7 +457,8 @@ impl Pipeline {
                             .map_err(|e| e.to_string())?;
                         let report = e.face.head_turn(&frames, direction, false).map_err(|e| e.to_string())?;
                         // The person who turned must be the person in the selfie.
-                        let first = frames.first().map(|f| e.face.analyze_selfie(f)).transpose().map_err(|e| e.to_string())?;
+                        let first =
+                            frames.first().map(|f| e.face.analyze_selfie(f)).transpose().map_err(|e| e.to_string())?;
                         let selfie_distance = match (first.and_then(|a| a.primary), &selfie_face) {
                             (Some(f), Some(s)) => {
                                 let m = e.face.compare(&f.embedding, &s.embedding, MatchKind::Selfie);
@@ -453,7 +484,11 @@ impl Pipeline {
             .transition_status(
                 session.tenant_id,
                 session.id,
-                &[OnboardingStatus::Unknown, OnboardingStatus::IdValidationFinished, OnboardingStatus::PostProcessingFinished],
+                &[
+                    OnboardingStatus::Unknown,
+                    OnboardingStatus::IdValidationFinished,
+                    OnboardingStatus::PostProcessingFinished,
+                ],
                 OnboardingStatus::FaceValidationFinished,
                 now,
             )
@@ -499,12 +534,15 @@ impl Pipeline {
             OnboardingStatus::PostProcessingFinished,
             OnboardingStatus::FaceValidationFinished,
         ];
-        self.store.transition_status(session.tenant_id, session.id, &open, OnboardingStatus::OnboardingFinished, now).await?;
+        self.store
+            .transition_status(session.tenant_id, session.id, &open, OnboardingStatus::OnboardingFinished, now)
+            .await?;
         tracing::info!(interview_id = %session.id, overall = scores.overall.verdict.as_str(), "session verified");
         Ok(())
     }
 }
 
 fn today(now: OffsetDateTime) -> CalendarDate {
-    CalendarDate::new(now.year(), u32::from(u8::from(now.month())), u32::from(now.day())).unwrap_or(CalendarDate::today_utc())
+    CalendarDate::new(now.year(), u32::from(u8::from(now.month())), u32::from(now.day()))
+        .unwrap_or(CalendarDate::today_utc())
 }

@@ -73,6 +73,8 @@ pub enum Command {
     Liveness(commands::liveness::LivenessArgs),
     /// Measure accuracy on labelled test sets.
     Eval(commands::eval::EvalArgs),
+    /// Read the machine-readable zone of a document image.
+    Mrz(commands::mrz::MrzArgs),
 }
 
 /// What every command receives.

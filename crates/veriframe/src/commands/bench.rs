@@ -23,8 +23,10 @@ use crate::output::emit;
 pub enum BenchCommand {
     /// Status polling: open loop at a fixed rate, then closed loop at full speed.
     Poll(PollArgs),
-    /// The verification engine's stages: decode, detection, alignment, descriptor, PAD, MRZ.
+    /// The face engine's stages: decode, detection, alignment, descriptor, PAD.
     Vision(super::bench_vision::BenchVisionArgs),
+    /// MRZ reading: model load, detection, recognition, interpretation, band check.
+    Mrz(super::bench_mrz::BenchMrzArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +103,7 @@ pub fn run(ctx: &Context, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Poll(args) => super::runtime()?.block_on(poll(ctx, args)),
         BenchCommand::Vision(args) => super::bench_vision::bench_vision(&args, ctx),
+        BenchCommand::Mrz(args) => super::bench_mrz::run(&args, ctx),
     }
 }
 

@@ -1,13 +1,17 @@
 //! One module per command group; `run` dispatches.
 
 pub mod bench;
+pub mod bench_mrz;
 pub mod bench_vision;
 pub mod config;
 pub mod eval;
 pub mod eval_faces;
+pub mod eval_mrz;
 pub mod face;
+pub mod image_input;
 pub mod liveness;
 pub mod models;
+pub mod mrz;
 pub mod provision;
 pub mod serve;
 
@@ -28,6 +32,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::FaceInspect(args) => face::inspect(&args, ctx),
         Command::Liveness(args) => liveness::run(&args, ctx),
         Command::Eval(args) => eval::run(&args, ctx),
+        Command::Mrz(args) => mrz::run(&args, ctx),
     }
 }
 
