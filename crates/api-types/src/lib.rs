@@ -10,6 +10,7 @@
 //! clients always find the keys they expect.
 #![forbid(unsafe_code)]
 
+pub mod flow;
 mod results;
 
 use serde::{Deserialize, Serialize};

@@ -317,10 +317,12 @@ impl Capturing {
 
     /// Refuses work on sessions that can no longer take captures.
     fn ensure_capturing(state: &FlowState) -> ServiceResult<()> {
-        match state.current {
-            Step::Expired => Err(ServiceError::State("the session has expired")),
-            Step::Done | Step::Processing => Err(ServiceError::State("the captures were already submitted")),
-            _ => Ok(()),
+        if state.current == Step::Expired {
+            Err(ServiceError::State("the session has expired"))
+        } else if state.submitted || state.done {
+            Err(ServiceError::State("the captures were already submitted"))
+        } else {
+            Ok(())
         }
     }
 
@@ -608,7 +610,7 @@ fn analyze_error(e: AnalyzeError) -> ServiceError {
     }
 }
 
-fn blob_error(e: crate::blob::BlobError) -> ServiceError {
+pub(crate) fn blob_error(e: crate::blob::BlobError) -> ServiceError {
     match e {
         crate::blob::BlobError::Unavailable(m) => ServiceError::Store(crate::ports::StoreError::Unavailable(m)),
         other => ServiceError::Store(crate::ports::StoreError::Other(other.to_string())),

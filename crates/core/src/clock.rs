@@ -41,6 +41,25 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock moved forward by a settable amount: time passes as usual, and tests can
+/// jump ahead to expire tokens and sessions without waiting.
+#[derive(Debug, Default)]
+pub struct ShiftedClock(Mutex<Duration>);
+
+impl ShiftedClock {
+    pub fn advance(&self, by: Duration) {
+        let mut shift = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *shift += by;
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> OffsetDateTime {
+        let shift = *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        truncate_to_millis(OffsetDateTime::now_utc() + shift)
+    }
+}
+
 /// Drops sub-millisecond precision.
 pub fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
     let nanos = t.nanosecond();

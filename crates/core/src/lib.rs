@@ -15,6 +15,7 @@ pub mod flow;
 pub mod ids;
 pub mod password;
 pub mod ports;
+pub mod results;
 pub mod scores;
 pub mod secret;
 pub mod service;

@@ -444,9 +444,15 @@ impl Onboarding {
         if status == OnboardingStatus::OnboardingFinished && !session.status.is_complete() {
             tracing::info!(interview_id = %session.id, "session finished");
         }
-        let action = match status {
-            OnboardingStatus::ManualReviewApproved => FinishAction::Approved,
-            OnboardingStatus::ManualReviewRejected => FinishAction::Rejected,
+        // A reviewer's decision stands; otherwise the verification's verdict, once there is one.
+        let verdict = self.store.results(session.tenant_id, session.id).await?.scores.map(|s| s.overall.verdict);
+        let action = match (status, verdict) {
+            (OnboardingStatus::ManualReviewApproved, _) | (_, Some(crate::scores::Verdict::Ok)) => {
+                FinishAction::Approved
+            }
+            (OnboardingStatus::ManualReviewRejected, _) | (_, Some(crate::scores::Verdict::Fail)) => {
+                FinishAction::Rejected
+            }
             _ => FinishAction::None,
         };
         Ok(Finished { status, redirection_url, action })

@@ -6,7 +6,9 @@
 
 pub mod error;
 pub mod extract;
+pub mod flow;
 pub mod middleware;
+pub mod pages;
 pub mod partner;
 pub mod state;
 
@@ -51,7 +53,27 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(partner::executive_login))
         .layer(axum::middleware::from_fn(middleware::api_version))
         .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT));
-    OpenApiRouter::new().merge(partner).routes(routes!(partner::healthz)).routes(routes!(partner::readyz))
+    let capture = OpenApiRouter::new()
+        .routes(routes!(flow::capture))
+        .layer(DefaultBodyLimit::max(flow::CAPTURE_BODY_LIMIT));
+    let frames = OpenApiRouter::new()
+        .routes(routes!(flow::frames))
+        .layer(DefaultBodyLimit::max(flow::FRAMES_BODY_LIMIT));
+    let hosted = OpenApiRouter::new()
+        .routes(routes!(flow::open))
+        .routes(routes!(flow::flow_state))
+        .routes(routes!(flow::consent))
+        .routes(routes!(flow::challenge))
+        .routes(routes!(flow::submit))
+        .routes(routes!(flow::handoff))
+        .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT))
+        .merge(capture)
+        .merge(frames);
+    OpenApiRouter::new()
+        .merge(partner)
+        .merge(hosted)
+        .routes(routes!(partner::healthz))
+        .routes(routes!(partner::readyz))
 }
 
 /// The OpenAPI document, generated from the routes.
@@ -75,6 +97,10 @@ pub fn openapi() -> OpenApi {
             "Session token from /omni/start, or an executive token from /executive/log-in",
         ))),
     );
+    components.add_security_scheme(
+        "flowToken",
+        SecurityScheme::Http(utoipa::openapi::security::Http::new(utoipa::openapi::security::HttpAuthScheme::Bearer)),
+    );
     api
 }
 
@@ -82,13 +108,22 @@ pub fn openapi() -> OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_router().split_for_parts();
     let spec = serde_json::to_string_pretty(&openapi()).unwrap_or_default();
-    api.route(
-        "/openapi.json",
-        get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }),
-    )
-    .fallback(|| async { ApiError::not_found("no such endpoint") })
-    .with_state(state)
-    .layer(
+    let timeout = || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(error::render_errors))
+                .layer(CatchPanicLayer::new())
+                .layer(timeout()),
+        );
+    // The browser pages answer HTML errors of their own, so they stay outside `render_errors`.
+    let pages = pages::router().layer(ServiceBuilder::new().layer(CatchPanicLayer::new()).layer(timeout()));
+    pages.merge(api).with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([
                 HeaderName::from_static(extract::API_KEY_HEADER),
@@ -96,9 +131,6 @@ pub fn router(state: AppState) -> Router {
                 axum::http::header::AUTHORIZATION,
                 axum::http::header::COOKIE,
             ]))
-            .layer(axum::middleware::from_fn(middleware::request_context))
-            .layer(axum::middleware::from_fn(error::render_errors))
-            .layer(CatchPanicLayer::new())
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30))),
+            .layer(axum::middleware::from_fn(middleware::request_context)),
     )
 }

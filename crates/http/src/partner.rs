@@ -5,11 +5,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use veriframe_api_types as wire;
 use veriframe_core::auth::SessionAccess;
 use veriframe_core::ids::{FlowId, InterviewId};
+use veriframe_core::results::TooLarge;
+use veriframe_core::scores;
 use veriframe_core::service::{StartSession, Started};
 use veriframe_core::text::{CountryCode, CustomFields, ExternalCustomerId, HttpUrl, Language};
+use veriframe_core::verification::{Date, DocumentData, DocumentFindings};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiKey, ApiQuery, IdQuery, KeyedAccess, PresentedToken, ZeroAccess};
@@ -171,22 +176,55 @@ pub async fn status_keyed(
     status(&state, access).await
 }
 
-async fn score(state: &AppState, access: SessionAccess) -> ApiResult<wire::ScoreResponse> {
-    // Nothing is captured yet in this build: every section is null and the overall UNKNOWN.
-    let _session = state.onboarding.session(&access).await?;
-    Ok(ApiJson(wire::ScoreResponse {
-        id_validation: None,
-        liveness: None,
-        face_recognition: None,
+fn block(b: &scores::Block) -> wire::ScoreValue {
+    wire::ScoreValue { value: b.value.clone(), status: b.verdict.as_str().to_owned() }
+}
+
+fn items(checks: &[scores::Check]) -> Vec<wire::ScoreItem> {
+    checks
+        .iter()
+        .map(|c| wire::ScoreItem {
+            key: c.key.clone(),
+            value: c.block.value.clone(),
+            status: c.block.verdict.as_str().to_owned(),
+        })
+        .collect()
+}
+
+/// Core scores in Incode's shape.
+pub fn score_response(s: &scores::Scores) -> wire::ScoreResponse {
+    wire::ScoreResponse {
+        id_validation: s.id_validation.as_ref().map(|v| wire::IdValidationScore {
+            photo_security_and_quality: items(&v.photo_quality),
+            id_specific: items(&v.id_specific),
+            custom_fields: items(&v.custom_fields),
+            applied_rule: None,
+            overall: block(&v.overall),
+        }),
+        liveness: s.liveness.as_ref().map(|l| wire::LivenessScore {
+            liveness_score: block(&l.score),
+            photo_quality: block(&l.photo_quality),
+            overall: block(&l.overall),
+        }),
+        face_recognition: s.face_recognition.as_ref().map(|f| wire::FaceRecognitionScore {
+            existing_user: false,
+            face_brightness: f.face_brightness.as_ref().map(block),
+            overall: block(&f.overall),
+        }),
         government_validation: None,
         external_verification: None,
-        id_ocr_confidence: None,
+        id_ocr_confidence: s.ocr_confidence.as_ref().map(|c| wire::IdOcrConfidence { overall_confidence: block(c) }),
         retry_info: Vec::new(),
         applied_rule: None,
         needs_review_reason: String::new(),
-        reason_msg: "No results yet: nothing has been captured in this session.".into(),
-        overall: wire::ScoreValue::unknown(),
-    }))
+        reason_msg: s.reason.clone(),
+        overall: block(&s.overall),
+    }
+}
+
+async fn score(state: &AppState, access: SessionAccess) -> ApiResult<wire::ScoreResponse> {
+    let scores = state.results.scores(&access).await?;
+    Ok(ApiJson(score_response(&scores)))
 }
 
 /// Scores of the session. Decide on `overall.status`.
@@ -217,9 +255,80 @@ pub async fn score_keyed(
     score(&state, access).await
 }
 
+fn epoch_ms(d: &Date) -> Option<i64> {
+    let month = time::Month::try_from(d.month).ok()?;
+    let date = time::Date::from_calendar_date(d.year, month, d.day).ok()?;
+    Some(veriframe_core::clock::unix_millis(date.midnight().assume_utc()))
+}
+
+/// What was read from the document, in Incode's OCR shape.
+pub fn ocr_response(findings: &DocumentFindings, data: Option<&DocumentData>) -> wire::OcrDataResponse {
+    let mut out = wire::OcrDataResponse {
+        type_of_id: findings.document_class.map(|c| c.type_of_id().to_owned()),
+        ..wire::OcrDataResponse::default()
+    };
+    let Some(d) = data else { return out };
+    let full_name = [d.given_names.as_str(), d.surname.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mrz_full_name = format!("{}<<{}", d.surname.replace(' ', "<"), d.given_names.replace(' ', "<"));
+    out.name = Some(wire::OcrName {
+        full_name: Some(full_name.clone()),
+        first_name: d.given_names.split_whitespace().next().map(str::to_owned),
+        given_name: Some(d.given_names.clone()),
+        middle_name: {
+            let rest: Vec<&str> = d.given_names.split_whitespace().skip(1).collect();
+            (!rest.is_empty()).then(|| rest.join(" "))
+        },
+        paternal_last_name: Some(d.surname.clone()),
+        maternal_last_name: None,
+        machine_readable_full_name: Some(full_name),
+        given_name_mrz: Some(d.given_names.clone()),
+        last_name_mrz: Some(d.surname.clone()),
+    });
+    out.birth_date = d.birth_date.as_ref().and_then(epoch_ms);
+    out.expire_at = d.expiry_date.as_ref().and_then(epoch_ms).map(|ms| ms.to_string());
+    out.expiration_date = d.expiry_date.map(|e| e.year);
+    out.gender = Some(d.sex.clone()).filter(|s| !s.is_empty());
+    out.document_number = Some(d.document_number.clone()).filter(|s| !s.is_empty());
+    out.personal_number = d.personal_number.clone().filter(|s| !s.is_empty());
+    out.issuing_country = Some(d.issuing_country.clone()).filter(|s| !s.is_empty());
+    out.nationality = Some(d.nationality.clone()).filter(|s| !s.is_empty());
+    out.nationality_mrz = out.nationality.clone();
+    out.mrz1 = d.mrz_lines.first().cloned();
+    out.mrz2 = d.mrz_lines.get(1).cloned();
+    out.mrz3 = d.mrz_lines.get(2).cloned();
+    out.full_name_mrz = Some(mrz_full_name);
+    out.document_number_check_digit = d.document_number_check_digit.clone();
+    out.date_of_birth_check_digit = d.birth_date_check_digit.clone();
+    out.expiration_date_check_digit = d.expiry_date_check_digit.clone();
+    let confidence = d.confidence.clamp(0.0, 1.0);
+    out.ocr_data_confidence = Some(
+        [
+            "mrzFullConfidence",
+            "nameConfidence",
+            "birthDateConfidence",
+            "expireAtConfidence",
+            "documentNumberConfidence",
+            "genderConfidence",
+            "nationalityConfidence",
+        ]
+        .into_iter()
+        .map(|k| (k.to_owned(), confidence))
+        .collect(),
+    );
+    out
+}
+
 async fn ocr_data(state: &AppState, access: SessionAccess) -> ApiResult<wire::OcrDataResponse> {
-    let _session = state.onboarding.session(&access).await?;
-    Ok(ApiJson(wire::OcrDataResponse::default()))
+    let document = state.results.document(&access).await?;
+    Ok(ApiJson(match document {
+        Some((findings, data)) => ocr_response(&findings, data.as_ref()),
+        None => wire::OcrDataResponse::default(),
+    }))
 }
 
 /// Data read from the document; every field is null until the document is read.
@@ -273,8 +382,14 @@ async fn images(state: &AppState, access: SessionAccess, body: wire::ImagesReque
             KNOWN_IMAGE_NAMES.join(", ")
         )));
     }
-    let _session = state.onboarding.session(&access).await?;
-    Ok(ApiJson(wire::ImagesResponse::new()))
+    match state.results.images(&access, &body.images).await? {
+        Ok(images) => Ok(ApiJson(images.into_iter().map(|(name, bytes)| (name, BASE64.encode(bytes))).collect())),
+        // Incode answers 502 when the images asked for would exceed its 10 MB response limit.
+        Err(TooLarge) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "the requested images exceed the 10 MB response limit; ask for fewer images per call",
+        )),
+    }
 }
 
 /// Images of the session as base64, by name. Names never captured are absent.

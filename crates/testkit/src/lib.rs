@@ -13,15 +13,18 @@ use std::sync::{Arc, OnceLock};
 
 use rand::Rng;
 use sqlx::Connection;
-use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use veriframe::app::{App, open_store, provisioning};
+use veriframe::app::{App, Parts, open_blobs, open_store, provisioning};
 use veriframe::config::Config;
+use veriframe_pipeline::{Engines, Pipeline, PipelineSettings};
 use veriframe_client::Client;
-use veriframe_core::clock::ManualClock;
+use veriframe_core::clock::ShiftedClock;
 use veriframe_core::ports::Store;
 use veriframe_core::service::Provisioning;
+
+pub mod browser;
+pub mod synth;
 
 pub use veriframe_client as client;
 
@@ -85,6 +88,39 @@ impl Backend {
     }
 }
 
+/// Where the fetched models are: `VERIFRAME_MODELS_DIR`, else `<repo>/veriframe-data/models`.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("VERIFRAME_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../veriframe-data/models"))
+}
+
+/// The passive anti-spoofing models for tests: `VERIFRAME_PAD_MODELS_DIR`, else the test-only
+/// copies in `../shared/testdata/models-test-only`.
+pub fn pad_models_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VERIFRAME_PAD_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| testdata_dir().join("models-test-only"));
+    dir.is_dir().then_some(dir)
+}
+
+/// The engines, loaded once per test process. `None` (with a message) when the models are not
+/// fetched; under `CI=true` that is a failure.
+pub fn engines() -> Option<Arc<Engines>> {
+    static ENGINES: OnceLock<Result<Arc<Engines>, String>> = OnceLock::new();
+    let loaded = ENGINES.get_or_init(|| {
+        Engines::load(&models_dir(), pad_models_dir().as_deref()).map(Arc::new).map_err(|e| e.to_string())
+    });
+    match loaded {
+        Ok(engines) => Some(engines.clone()),
+        Err(e) if in_ci() => panic!("models are required under CI=true ({}): {e}", models_dir().display()),
+        Err(e) => {
+            eprintln!("skipping: models not available ({e}); run `veriframe models fetch`");
+            None
+        }
+    }
+}
+
 /// Runs an async test body on each backend: `#[tokio::test]` functions named `sqlite` and
 /// `postgres` inside a module named after the scenario.
 #[macro_export]
@@ -94,12 +130,14 @@ macro_rules! on_both_backends {
             mod $scenario {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$scenario($crate::Backend::Sqlite).await;
+                    if $crate::engines().is_some() {
+                        super::$scenario($crate::Backend::Sqlite).await;
+                    }
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if $crate::Backend::Postgres.available() {
+                    if $crate::engines().is_some() && $crate::Backend::Postgres.available() {
                         super::$scenario($crate::Backend::Postgres).await;
                     }
                 }
@@ -161,8 +199,11 @@ pub struct TestApp {
     pub client_id: String,
     pub flow_id: String,
     pub store: Arc<dyn Store>,
-    pub clock: Arc<ManualClock>,
+    pub clock: Arc<ShiftedClock>,
     pub config: Config,
+    /// Drive verification with `pipeline.run_until_idle(..)`; no workers run unless the app was
+    /// spawned with [`TestApp::spawn_with_workers`].
+    pub pipeline: Arc<Pipeline>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     dir: tempfile::TempDir,
@@ -179,8 +220,18 @@ impl std::fmt::Debug for TestApp {
 }
 
 impl TestApp {
-    /// Boots the application with its first-start demo tenant.
+    /// Boots the application with its first-start demo tenant; verification runs only when the
+    /// test drives the pipeline.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_inner(backend, 0).await
+    }
+
+    /// Boots the application with `workers` verification workers running, as `serve` does.
+    pub async fn spawn_with_workers(backend: Backend, workers: usize) -> Self {
+        Self::spawn_inner(backend, workers).await
+    }
+
+    async fn spawn_inner(backend: Backend, workers: usize) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = match backend {
             Backend::Sqlite => None,
@@ -189,13 +240,28 @@ impl TestApp {
         let config = Config {
             data_dir: dir.path().to_owned(),
             database_url: database.as_ref().map(|d| d.url.clone()),
+            workers: Some(workers),
             ..Config::default()
         };
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let store = open_store(&config).await.expect("open store");
-        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let app = App::with_store(&config, addr, store.clone(), clock.clone()).await.expect("build app");
+        let clock = Arc::new(ShiftedClock::default());
+        let parts = Parts {
+            store: store.clone(),
+            blobs: open_blobs(&config).expect("blob store"),
+            engines: engines().expect("models (check engines() before spawning)"),
+            clock: clock.clone(),
+            // Short leases and retries, so tests of crashes and retries finish quickly.
+            pipeline: PipelineSettings {
+                lease: time::Duration::seconds(3),
+                backoff: time::Duration::milliseconds(100),
+                idle_poll: std::time::Duration::from_millis(100),
+                ..PipelineSettings::default()
+            },
+        };
+        let app = App::with_parts(&config, addr, parts).await.expect("build app");
+        let pipeline = app.pipeline();
         let demo = app.bootstrapped.clone().expect("a fresh store creates the demo tenant");
         let base_url = app.public_url().to_owned();
         let (tx, rx) = oneshot::channel::<()>();
@@ -219,6 +285,7 @@ impl TestApp {
             store,
             clock,
             config,
+            pipeline,
             shutdown: Some(tx),
             server: Some(server),
             dir,

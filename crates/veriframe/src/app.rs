@@ -8,10 +8,15 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use time::Duration;
 use tokio::net::TcpListener;
+use veriframe_blob::{BlobLocation, Keyring, MasterKey, open_blob_store};
+use veriframe_core::blob::BlobStore;
+use veriframe_core::capture::Capturing;
 use veriframe_core::ports::{PasswordError, PasswordHasher, Store};
+use veriframe_core::results::Results;
 use veriframe_core::service::{Bootstrapped, Onboarding, Provisioning, Settings};
 use veriframe_core::{Clock, SystemClock, password};
 use veriframe_http::AppState;
+use veriframe_pipeline::{Analyzer, CpuPool, Engines, JpegCropper, Pipeline, PipelineSettings, Wakeup};
 use veriframe_store_postgres::{PostgresSettings, PostgresStore};
 use veriframe_store_sqlite::{SqliteSettings, SqliteStore};
 
@@ -68,10 +73,51 @@ pub fn provisioning(store: Arc<dyn Store>) -> Provisioning {
     Provisioning::new(store, Arc::new(SystemClock), Arc::new(BlockingArgon2))
 }
 
+/// Opens the encrypted blob store: creates the master key on first start.
+pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let location: BlobLocation = config.blob_url().parse().context("blob_url")?;
+    let key_file = config.master_key_file();
+    if let Some(parent) = key_file.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let master = MasterKey::load_or_create(&key_file).with_context(|| format!("master key {}", key_file.display()))?;
+    open_blob_store(&location, Keyring::new(master)).context("opening the blob store")
+}
+
+/// Loads the models, fetching them first when the cache is missing or incomplete (the first
+/// start on a fresh machine).
+pub fn load_engines(config: &Config, fetch_if_missing: bool) -> anyhow::Result<Arc<Engines>> {
+    let dir = config.models_dir();
+    let complete = veriframe_vision::models::verify(&dir).map(|r| r.all_ok()).unwrap_or(false);
+    if !complete {
+        anyhow::ensure!(
+            fetch_if_missing,
+            "the models in {} are missing or incomplete; run `veriframe models fetch`",
+            dir.display()
+        );
+        eprintln!("Fetching the verification models into {} (first start only) ...", dir.display());
+        crate::commands::models::fetch_with_progress(&dir).context("fetching the models")?;
+    }
+    let engines = Engines::load(&dir, config.pad_models_dir.as_deref()).context("loading the models")?;
+    Ok(Arc::new(engines))
+}
+
+/// What the composition needs besides configuration: chosen by `build` for the server, by
+/// the test harness for tests.
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub engines: Arc<Engines>,
+    pub clock: Arc<dyn Clock>,
+    pub pipeline: PipelineSettings,
+}
+
 /// A built application, ready to serve on a bound listener.
 pub struct App {
     state: AppState,
     public_url: String,
+    pipeline: Arc<Pipeline>,
+    workers: usize,
     /// What the first start created, to be printed once.
     pub bootstrapped: Option<Bootstrapped>,
 }
@@ -83,20 +129,21 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Opens storage, applies migrations, creates the demo tenant on an empty store. `bound`
-    /// is the address the listener actually got (port 0 in tests), for the default public URL.
+    /// Opens storage and blobs, loads (and on first start fetches) the models, creates the demo
+    /// tenant on an empty store. `bound` is the address the listener actually got (port 0 in
+    /// tests), for the default public URL.
     pub async fn build(config: &Config, bound: SocketAddr) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
-        Self::with_store(config, bound, store, Arc::new(SystemClock)).await
+        let blobs = open_blobs(config)?;
+        let config_for_models = config.clone();
+        let engines = tokio::task::spawn_blocking(move || load_engines(&config_for_models, true)).await??;
+        let parts = Parts { store, blobs, engines, clock: Arc::new(SystemClock), pipeline: PipelineSettings::default() };
+        Self::with_parts(config, bound, parts).await
     }
 
-    /// Same, with a given store and clock (tests use a manual clock).
-    pub async fn with_store(
-        config: &Config,
-        bound: SocketAddr,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
+    /// Same, with given parts.
+    pub async fn with_parts(config: &Config, bound: SocketAddr, parts: Parts) -> anyhow::Result<Self> {
+        let Parts { store, blobs, engines, clock, pipeline } = parts;
         let passwords: Arc<dyn PasswordHasher> = Arc::new(BlockingArgon2);
         let bootstrapped = Provisioning::new(store.clone(), clock.clone(), passwords.clone())
             .bootstrap_if_empty()
@@ -109,8 +156,15 @@ impl App {
             session_token_ttl: Duration::days(i64::from(config.session_token_ttl_days)),
             ..Settings::default()
         };
-        let onboarding = Onboarding::new(store, clock, passwords, settings);
-        Ok(Self { state: AppState { onboarding }, public_url, bootstrapped })
+        let onboarding = Onboarding::new(store.clone(), clock.clone(), passwords, settings);
+        let cpu = CpuPool::per_core();
+        let wakeup = Arc::new(Wakeup::default());
+        let analyzer = Arc::new(Analyzer::new(engines.clone(), cpu.clone()));
+        let capturing = Capturing::new(onboarding.clone(), blobs.clone(), analyzer, Arc::new(JpegCropper), wakeup.clone());
+        let results = Results::new(onboarding.clone(), blobs.clone());
+        let pipeline = Arc::new(Pipeline::new(store, blobs, engines, cpu.clone(), clock, pipeline, wakeup));
+        let workers = config.workers.unwrap_or_else(|| cpu.size());
+        Ok(Self { state: AppState { onboarding, capturing, results }, public_url, pipeline, workers, bootstrapped })
     }
 
     pub fn public_url(&self) -> &str {
@@ -121,13 +175,30 @@ impl App {
         veriframe_http::router(self.state.clone())
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+    /// The verification pipeline (tests drive it with `run_once`).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and lets each worker
+    /// finish its current job (an unfinished one is taken over after its lease by the next start).
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = self.pipeline.spawn_workers(self.workers, stopped);
+        let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        let _ = stop.send(true);
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(8));
+        tokio::pin!(deadline);
+        for worker in workers {
+            tokio::select! {
+                _ = worker => {}
+                () = &mut deadline => {
+                    tracing::warn!("a verification job did not finish within 8 s of shutdown; it resumes after restart");
+                    break;
+                }
+            }
+        }
+        served
     }
 }
 

@@ -37,6 +37,16 @@ pub struct Config {
     pub models_dir: Option<PathBuf>,
     /// Optional directory holding the passive anti-spoofing (MiniFASNet) ONNX files.
     pub pad_models_dir: Option<PathBuf>,
+    /// Where images and extracted personal data are stored, encrypted: a directory (default
+    /// `<data_dir>/blobs`) or `s3://bucket/prefix?endpoint=...&region=...`.
+    pub blob_url: Option<String>,
+    /// The 32-byte master key that wraps every blob's data key (default
+    /// `<data_dir>/master.key`, created with mode 0600 on first start). Keep it outside backups
+    /// of the database and blobs.
+    pub master_key_file: Option<PathBuf>,
+    /// Verification workers in this process (default: one per core; 0 runs none, for a server
+    /// that only takes captures while others verify).
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +70,9 @@ impl Default for Config {
             log: "info".into(),
             models_dir: None,
             pad_models_dir: None,
+            blob_url: None,
+            master_key_file: None,
+            workers: None,
         }
     }
 }
@@ -78,6 +91,9 @@ impl fmt::Debug for Config {
             .field("log", &self.log)
             .field("models_dir", &self.models_dir)
             .field("pad_models_dir", &self.pad_models_dir)
+            .field("blob_url", &self.blob_url)
+            .field("master_key_file", &self.master_key_file)
+            .field("workers", &self.workers)
             .finish()
     }
 }
@@ -132,6 +148,16 @@ impl Config {
         self.models_dir.clone().unwrap_or_else(|| self.data_dir.join("models"))
     }
 
+    /// Where blobs go, defaulting to a directory in the data directory.
+    pub fn blob_url(&self) -> String {
+        self.blob_url.clone().unwrap_or_else(|| self.data_dir.join("blobs").display().to_string())
+    }
+
+    /// The master key file.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         self.database_url
@@ -146,7 +172,7 @@ impl Config {
 }
 
 /// Every configuration key, as read from `VERIFRAME_<KEY>`.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 14] = [
     "data_dir",
     "listen",
     "public_url",
@@ -158,6 +184,9 @@ pub const KEYS: [&str; 11] = [
     "log",
     "models_dir",
     "pad_models_dir",
+    "blob_url",
+    "master_key_file",
+    "workers",
 ];
 
 /// Which store a database URL selects.
@@ -228,6 +257,18 @@ log = "info"
 # Directory with the optional passive anti-spoofing models
 # (2.7_80x80_MiniFASNetV2.onnx and 4_0_0_80x80_MiniFASNetV1SE.onnx).
 # pad_models_dir = "/var/lib/veriframe/pad"
+
+# Images and data read from documents are stored here, encrypted (AES-256-GCM, a fresh data
+# key per object). A directory (default: <data_dir>/blobs) or an S3-compatible bucket:
+# blob_url = "s3://veriframe-blobs/prod?endpoint=https://s3.eu-west-1.amazonaws.com&region=eu-west-1"
+# (S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from this file.)
+
+# The master key that wraps every blob's data key; created (mode 0600) on first start.
+# Losing it makes every stored image unreadable; keep it out of database and blob backups.
+# master_key_file = "/etc/veriframe/master.key"
+
+# Verification workers in this process (default: one per core; 0 for none).
+# workers = 2
 "#;
 
 #[cfg(test)]

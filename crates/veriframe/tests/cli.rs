@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 fn veriframe(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_veriframe"));
     command.arg("--data-dir").arg(data_dir).env_remove("VERIFRAME_DATABASE_URL").env_remove("RUST_LOG");
+    // `serve` loads the models; every test shares the repository's fetched copy instead of
+    // fetching its own into a temporary data directory.
+    command.env("VERIFRAME_MODELS_DIR", veriframe_testkit::models_dir());
     command
 }
 

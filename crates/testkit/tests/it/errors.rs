@@ -13,7 +13,7 @@ on_both_backends!(
 );
 
 /// Sends a request and checks the error body's shape and status.
-async fn expect_error(response: reqwest::Response, status: StatusCode, message_part: &str) -> Value {
+pub(crate) async fn expect_error(response: reqwest::Response, status: StatusCode, message_part: &str) -> Value {
     let got = response.status();
     let path = response.url().path().to_owned();
     let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());

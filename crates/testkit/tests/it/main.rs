@@ -3,6 +3,10 @@
 
 mod architecture;
 mod authz;
+mod browser;
+mod capture_api;
 mod errors;
 mod guide;
+mod pages;
 mod store_conformance;
+mod verification;

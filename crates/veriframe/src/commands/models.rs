@@ -20,22 +20,27 @@ pub enum ModelsAction {
     Verify,
 }
 
+/// Fetches (or confirms) every model into `dir`, reporting progress on stderr.
+pub fn fetch_with_progress(dir: &std::path::Path) -> Result<models::FetchReport, models::ModelsError> {
+    models::fetch(dir, &mut |event| match event {
+        FetchEvent::UpToDate { spec } => eprintln!("up to date   {spec}"),
+        FetchEvent::Downloading { spec, tool } => {
+            eprintln!("downloading  {spec} with {tool} ...");
+        }
+        FetchEvent::Downloaded { spec, bytes } => {
+            eprintln!("verified     {spec} ({})", human_bytes(bytes));
+        }
+        FetchEvent::Installed { name, bytes } => {
+            eprintln!("installed    {name} ({})", human_bytes(bytes));
+        }
+    })
+}
+
 pub fn run(args: &ModelsArgs, ctx: &Context) -> anyhow::Result<()> {
     let dir = ctx.config.models_dir();
     match args.action {
         ModelsAction::Fetch => {
-            let report = models::fetch(&dir, &mut |event| match event {
-                FetchEvent::UpToDate { spec } => eprintln!("up to date   {spec}"),
-                FetchEvent::Downloading { spec, tool } => {
-                    eprintln!("downloading  {spec} with {tool} ...");
-                }
-                FetchEvent::Downloaded { spec, bytes } => {
-                    eprintln!("verified     {spec} ({})", human_bytes(bytes));
-                }
-                FetchEvent::Installed { name, bytes } => {
-                    eprintln!("installed    {name} ({})", human_bytes(bytes));
-                }
-            })?;
+            let report = fetch_with_progress(&dir)?;
             emit(ctx.json, &report, |r| format!("{} model files ready in {}", r.files.len(), r.dir.display()))
         }
         ModelsAction::Verify => {

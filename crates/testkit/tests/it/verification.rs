@@ -1,0 +1,284 @@
+//! The whole onboarding over the capture API, with real models on generated inputs: a genuine
+//! person passes; a still photo fails liveness; another person's selfie fails face recognition.
+//! Results then read back in Incode's shapes, and personal data only from encrypted blobs.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use veriframe_testkit::synth::{Holder, head_turn, jpeg, passport, photo, still};
+use veriframe_testkit::{Backend, TestApp, on_both_backends};
+
+on_both_backends!(a_genuine_person_is_verified, a_still_photo_fails_liveness, someone_elses_document_fails_face_match);
+
+/// The hosted page's side of the conversation.
+pub struct Page<'a> {
+    app: &'a TestApp,
+    pub token: String,
+    pub session_token: String,
+}
+
+impl<'a> Page<'a> {
+    /// Starts a session the integrator's way and opens its link the page's way.
+    pub async fn open(app: &'a TestApp, start: Value) -> Page<'a> {
+        let mut body = json!({"configurationId": app.flow_id, "countryCode": "ALL"});
+        body.as_object_mut().unwrap().extend(start.as_object().cloned().unwrap_or_default());
+        let started: Value = app
+            .http()
+            .post(app.url("omni/start"))
+            .header("x-api-key", &app.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session_token = started["token"].as_str().unwrap().to_owned();
+        let url = app.client.session(&session_token).onboarding_url().await.unwrap().url;
+        let link = url.rsplit('/').next().unwrap().to_owned();
+        let opened: Value = app
+            .http()
+            .post(app.url("flow/api/open"))
+            .json(&json!({"link": link}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(opened["state"]["current"], "consent", "{opened}");
+        assert_eq!(opened["state"]["interviewId"], started["interviewId"]);
+        Page { app, token: opened["flowToken"].as_str().unwrap().to_owned(), session_token }
+    }
+
+    pub async fn post(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.app.http().post(self.app.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+
+    pub async fn state(&self) -> Value {
+        let r = self.app.http().get(self.app.url("flow/api/state")).bearer_auth(&self.token).send().await.unwrap();
+        r.json().await.unwrap()
+    }
+
+    pub async fn capture(&self, kind: &str, image: Vec<u8>) -> (StatusCode, Value) {
+        let r = self
+            .app
+            .http()
+            .post(self.app.url(&format!("flow/api/capture/{kind}")))
+            .bearer_auth(&self.token)
+            .header("content-type", "image/jpeg")
+            .body(image)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+
+    /// Starts a challenge and answers it with frames made for its direction.
+    pub async fn liveness(&self, frames: impl FnOnce(bool) -> Vec<Vec<u8>>) -> (StatusCode, Value) {
+        let (status, challenge) = self.post("flow/api/challenge").await;
+        assert_eq!(status, 200, "{challenge}");
+        let left = challenge["direction"] == "left";
+        let mut form = reqwest::multipart::Form::new();
+        for (i, frame) in frames(left).into_iter().enumerate() {
+            let part =
+                reqwest::multipart::Part::bytes(frame).file_name(format!("{i}.jpg")).mime_str("image/jpeg").unwrap();
+            form = form.part("frame", part);
+        }
+        let r = self
+            .app
+            .http()
+            .post(self.app.url(&format!("flow/api/challenge/{}/frames", challenge["challengeId"].as_str().unwrap())))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+}
+
+/// Documents, selfies and turns for one person: the passport portrait from one photo, the
+/// selfie and the head turn from another photo of the same person.
+struct Person {
+    document: Vec<u8>,
+    selfie_photo: image::RgbImage,
+}
+
+fn person(portrait: &str, selfie: &str, holder: &Holder) -> Person {
+    Person { document: jpeg(&passport(&photo(portrait), holder)), selfie_photo: photo(selfie) }
+}
+
+async fn capture_all(
+    page: &Page<'_>,
+    doc: &Person,
+    selfie: &image::RgbImage,
+    frames: impl FnOnce(bool) -> Vec<Vec<u8>>,
+) {
+    let (status, state) = page.post("flow/api/consent").await;
+    assert_eq!((status.as_u16(), state["current"].as_str()), (200, Some("front")), "{state}");
+    let (status, front) = page.capture("front", doc.document.clone()).await;
+    assert_eq!(status, 200, "{front}");
+    assert_eq!(front["accepted"], true, "{front}");
+    assert_eq!(front["next"], "selfie", "a passport has no back: {front}");
+    let state = page.state().await;
+    assert_eq!(state["document"]["type"], "Passport", "{state}");
+    assert!(!state["steps"].as_array().unwrap().contains(&json!("back")), "{state}");
+    let (status, answer) = page.capture("selfie", jpeg(&veriframe_testkit::synth::frontal(selfie).0)).await;
+    assert_eq!((status.as_u16(), answer["accepted"].as_bool()), (200, Some(true)), "{answer}");
+    assert_eq!(answer["next"], "liveness");
+    let (status, answer) = page.liveness(frames).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+async fn a_genuine_person_is_verified(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let holder = Holder::valid("ERIKSSON", "ANNA MARIA");
+    let obama = person("faces/obama_3.jpg", "faces/obama_1.jpg", &holder);
+    let page = Page::open(&app, json!({"customFields": {"lastName": "Eriksson"}})).await;
+    let selfie = obama.selfie_photo.clone();
+    capture_all(&page, &obama, &selfie, |left| head_turn(&selfie, left, 7, 11).iter().map(jpeg).collect()).await;
+    let state = page.state().await;
+    assert!(state["completed"].as_array().unwrap().contains(&json!("liveness")), "the turn was accepted: {state}");
+    assert_eq!(state["current"], "processing", "every step done: {state}");
+
+    let (status, state) = page.post("flow/api/submit").await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["processing"]["submitted"], true);
+    let ran = app.pipeline.run_until_idle(20).await.unwrap();
+    assert!(ran >= 3, "document, face and finalize jobs ran ({ran})");
+
+    let session = app.client.session(&page.session_token);
+    assert_eq!(session.status().await.unwrap().onboarding_status, "ONBOARDING_FINISHED");
+    let state = page.state().await;
+    assert_eq!(
+        (state["current"].as_str(), state["processing"]["done"].as_bool()),
+        (Some("done"), Some(true)),
+        "{state}"
+    );
+
+    let score = session.score().await.unwrap();
+    assert_eq!(score.overall.status, "OK", "{score:#?}");
+    let id = score.id_validation.as_ref().unwrap();
+    for key in [
+        "mrzParsableCheck",
+        "documentNumberCheckDigit",
+        "birthDateCheckDigit",
+        "expirationDateCheckDigit",
+        "compositeCheckDigit",
+        "documentExpired",
+    ] {
+        let item = id.id_specific.iter().find(|i| i.key == key).unwrap_or_else(|| panic!("{key} missing"));
+        assert_eq!(item.status, "OK", "{key}: {item:?}");
+    }
+    assert_eq!(id.custom_fields.iter().find(|i| i.key == "lastNameMatch").unwrap().status, "OK");
+    let face: f32 = score.face_recognition.as_ref().unwrap().overall.value.parse().unwrap();
+    assert!(face >= 50.0, "similarity {face}");
+    assert_eq!(score.liveness.as_ref().unwrap().overall.status, "OK");
+    assert!(score.reason_msg.contains("passed"), "{}", score.reason_msg);
+
+    let ocr = session.ocr_data().await.unwrap();
+    assert_eq!(ocr.type_of_id.as_deref(), Some("Passport"));
+    let name = ocr.name.unwrap();
+    assert_eq!(name.paternal_last_name.as_deref(), Some("ERIKSSON"));
+    assert_eq!(name.given_name.as_deref(), Some("ANNA MARIA"));
+    assert_eq!(ocr.document_number.as_deref(), Some("L898902C3"));
+    assert_eq!(ocr.birth_date, Some(145_497_600_000), "1974-08-12 at UTC midnight");
+    assert_eq!(ocr.expiration_date, Some(2034));
+    assert_eq!(ocr.mrz1.as_deref(), Some(holder.td3()[0].as_str()));
+    assert_eq!(ocr.mrz2.as_deref(), Some(holder.td3()[1].as_str()));
+
+    let names = ["selfie", "croppedFace", "croppedIDFace", "fullFrameFrontID", "fullFrameBackID"];
+    let images = session.images(&names).await.unwrap();
+    for name in ["selfie", "croppedFace", "croppedIDFace", "fullFrameFrontID"] {
+        let b64 = images.get(name).unwrap_or_else(|| panic!("{name} missing"));
+        let bytes = base64_decode(b64);
+        assert_eq!(&bytes[..2], &[0xFF, 0xD8], "{name} is a JPEG");
+    }
+    assert!(!images.contains_key("fullFrameBackID"), "never captured");
+    let finished = session.finish().await.unwrap();
+    assert_eq!(finished.action, "approved");
+
+    // Personal data never sits in the clear: not in the database file, not in the blobs.
+    if backend == Backend::Sqlite {
+        for entry in walk(app.data_dir()) {
+            let bytes = std::fs::read(&entry).unwrap();
+            for needle in [b"ERIKSSON".as_slice(), b"L898902C3", &[0xFF, 0xD8, 0xFF]] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{} holds {:?} in the clear",
+                    entry.display(),
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+async fn a_still_photo_fails_liveness(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let obama = person("faces/obama_3.jpg", "faces/obama_1.jpg", &Holder::valid("ERIKSSON", "ANNA"));
+    let page = Page::open(&app, json!({})).await;
+    let selfie = obama.selfie_photo.clone();
+    let held_still = |_: bool| still(&selfie, 7, 5).iter().map(jpeg).collect::<Vec<_>>();
+    capture_all(&page, &obama, &selfie, held_still).await;
+    // The still sequence is rejected at once, with a reason the person can act on...
+    let state = page.state().await;
+    assert_eq!(state["current"], "liveness", "{state}");
+    let (_, again) = page.liveness(held_still).await;
+    assert_eq!(again["accepted"], false, "{again}");
+    assert!(again["problems"].as_array().unwrap().iter().any(|p| p["code"] == "NO_TURN"), "{again}");
+    // ...until the retries run out; then it is taken as it is and fails verification.
+    let mut answer = again;
+    for _ in 0..5 {
+        if answer["accepted"] == true {
+            break;
+        }
+        answer = page.liveness(held_still).await.1;
+    }
+    assert_eq!(answer["accepted"], true, "accepted once retries ran out: {answer}");
+    page.post("flow/api/submit").await;
+    app.pipeline.run_until_idle(20).await.unwrap();
+    let score = app.client.session(&page.session_token).score().await.unwrap();
+    assert_eq!(score.liveness.as_ref().unwrap().overall.status, "FAIL", "{score:#?}");
+    assert_eq!(score.overall.status, "FAIL");
+    assert!(score.reason_msg.contains("liveness"), "{}", score.reason_msg);
+    assert_eq!(app.client.session(&page.session_token).finish().await.unwrap().action, "rejected");
+}
+
+async fn someone_elses_document_fails_face_match(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let holder = Holder::valid("ERIKSSON", "ANNA");
+    // A valid passport whose portrait is another person, presented by someone who passes the
+    // selfie and the head turn: only the 1:1 match can catch it.
+    let borrowed = person("faces/harington_1.jpg", "faces/obama_1.jpg", &holder);
+    let page = Page::open(&app, json!({})).await;
+    let selfie = borrowed.selfie_photo.clone();
+    capture_all(&page, &borrowed, &selfie, |left| head_turn(&selfie, left, 7, 3).iter().map(jpeg).collect()).await;
+    let (status, state) = page.post("flow/api/submit").await;
+    assert_eq!(status, 200, "the turn itself was fine: {state}");
+    app.pipeline.run_until_idle(20).await.unwrap();
+    let score = app.client.session(&page.session_token).score().await.unwrap();
+    assert_eq!(score.liveness.as_ref().unwrap().overall.status, "OK", "{score:#?}");
+    assert_eq!(score.face_recognition.as_ref().unwrap().overall.status, "FAIL", "{score:#?}");
+    assert_eq!(score.overall.status, "FAIL");
+    assert!(score.reason_msg.contains("does not match"), "{}", score.reason_msg);
+}
