@@ -9,9 +9,16 @@ use utoipa::ToSchema;
 /// A score block. `value` is always a string, even when numeric (Incode's convention).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScoreValue {
+    #[serde(default)]
     pub value: String,
-    /// `OK`, `WARN`, `FAIL` or `UNKNOWN` (the check could not run).
+    /// `OK`, `WARN`, `FAIL` or `UNKNOWN` (the check could not run). Incode omits it on some
+    /// items (`photoQuality`); a missing status reads as `UNKNOWN`.
+    #[serde(default = "unknown_status")]
     pub status: String,
+}
+
+fn unknown_status() -> String {
+    "UNKNOWN".into()
 }
 
 impl ScoreValue {
@@ -24,9 +31,17 @@ impl ScoreValue {
 /// One named check inside a list of checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScoreItem {
+    /// Incode sends `null` or nothing for some items; both read as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub key: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub value: String,
+    #[serde(default = "unknown_status")]
     pub status: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Document checks.
@@ -34,10 +49,13 @@ pub struct ScoreItem {
 #[serde(rename_all = "camelCase")]
 pub struct IdValidationScore {
     /// Image quality checks (sharpness, glare).
+    #[serde(default)]
     pub photo_security_and_quality: Vec<ScoreItem>,
     /// Document checks (MRZ format, check digits, dates, cross-checks).
+    #[serde(default)]
     pub id_specific: Vec<ScoreItem>,
     /// Checks of `customFields` against the document.
+    #[serde(default)]
     pub custom_fields: Vec<ScoreItem>,
     #[schema(value_type = Option<Object>)]
     pub applied_rule: Option<serde_json::Value>,
@@ -49,6 +67,7 @@ pub struct IdValidationScore {
 #[serde(rename_all = "camelCase")]
 pub struct LivenessScore {
     pub liveness_score: ScoreValue,
+    #[serde(default = "ScoreValue::unknown")]
     pub photo_quality: ScoreValue,
     pub overall: ScoreValue,
 }
@@ -59,7 +78,9 @@ pub struct LivenessScore {
 pub struct FaceRecognitionScore {
     /// Whether this face was already enrolled in another session (veriframe does not keep a
     /// face gallery: always `false`).
+    #[serde(default)]
     pub existing_user: bool,
+    #[serde(default)]
     pub face_brightness: Option<ScoreValue>,
     pub overall: ScoreValue,
 }
@@ -86,11 +107,14 @@ pub struct ScoreResponse {
     pub external_verification: Option<serde_json::Value>,
     pub id_ocr_confidence: Option<IdOcrConfidence>,
     #[schema(value_type = Vec<Object>)]
+    #[serde(default)]
     pub retry_info: Vec<serde_json::Value>,
     #[schema(value_type = Option<Object>)]
     pub applied_rule: Option<serde_json::Value>,
+    #[serde(default)]
     pub needs_review_reason: String,
     /// Why the session passed or failed, in one sentence.
+    #[serde(default)]
     pub reason_msg: String,
     /// Decide on this: `OK`, `WARN`, `FAIL`, or `UNKNOWN` while results are missing.
     pub overall: ScoreValue,
@@ -158,3 +182,29 @@ pub const IMAGE_NAMES: [&str; 7] = [
     "croppedFrontID",
     "croppedBackID",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Incode leaves out or nulls some keys; a typed client must still read the decision.
+    #[test]
+    fn sparse_scores_as_incode_sends_them_parse() {
+        let body = serde_json::json!({
+            "idValidation": {"photoSecurityAndQuality": [{"key": null, "value": "", "status": "OK"}],
+                             "overall": {"value": "100.0", "status": "OK"}},
+            "liveness": {"livenessScore": {"value": "97", "status": "OK"}, "photoQuality": {"value": ""},
+                         "overall": {"value": "97", "status": "OK"}},
+            "faceRecognition": {"overall": {"value": "88", "status": "OK"}},
+            "overall": {"value": "95", "status": "OK"}
+        });
+        let score: ScoreResponse = serde_json::from_value(body).unwrap();
+        assert_eq!(score.overall.status, "OK");
+        let liveness = score.liveness.unwrap();
+        assert_eq!(liveness.photo_quality.status, "UNKNOWN");
+        let id = score.id_validation.unwrap();
+        assert_eq!(id.photo_security_and_quality[0].key, "");
+        assert!(id.id_specific.is_empty());
+        assert!(score.reason_msg.is_empty());
+    }
+}
