@@ -97,7 +97,7 @@ fn summary(name: &str, mut values: Vec<Duration>) {
 async fn main() {
     let mut args = std::env::args().skip(1);
     let sessions: usize = args.next().map(|a| a.parse().expect("sessions")).unwrap_or(4);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1);
     let workers: usize = args.next().map(|a| a.parse().expect("workers")).unwrap_or(cores);
     veriframe_testkit::engines().expect("models: run `veriframe models fetch`");
 
