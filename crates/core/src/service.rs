@@ -190,8 +190,15 @@ impl Onboarding {
         &self.settings
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// For the other use cases of this crate, which share the store; other crates go through
+    /// use cases.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Readiness: the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -278,8 +285,38 @@ impl Onboarding {
 
     /// `/omni/start`: a new session, or a new token for an existing one.
     pub async fn start(&self, key: &KeyAuth, request: StartSession) -> ServiceResult<Started> {
+        self.start_on(&key.tenant, request).await
+    }
+
+    /// The static flow URL (`/{clientId}/flow/{configurationId}`): a visitor starts a session on
+    /// a tenant's published flow without any key, so an unknown client or flow is simply not
+    /// found — never a hint about which of the two exists.
+    pub async fn start_for_client(&self, client_id: &ClientId, request: StartSession) -> ServiceResult<Started> {
+        let tenant = self.store.tenant_by_client_id(client_id).await?.ok_or(ServiceError::NotFound("flow"))?;
+        let flow_id = request.configuration_id.ok_or(ServiceError::NotFound("flow"))?;
+        self.store.flow(tenant.id, flow_id).await?.ok_or(ServiceError::NotFound("flow"))?;
+        self.start_on(&tenant, StartSession { resume: None, ..request }).await
+    }
+
+    /// Whether a published flow exists, for a probe of the static URL that must not start a
+    /// session.
+    pub async fn published_flow(&self, client_id: &ClientId, flow_id: FlowId) -> ServiceResult<Flow> {
+        let tenant = self.store.tenant_by_client_id(client_id).await?.ok_or(ServiceError::NotFound("flow"))?;
+        self.store.flow(tenant.id, flow_id).await?.ok_or(ServiceError::NotFound("flow"))
+    }
+
+    /// The session and flow behind an onboarding link, expired or not: an expired link still
+    /// decides who may frame the page that says so. `None` for anything that is not a link.
+    pub async fn link_session(&self, link: &str) -> ServiceResult<Option<(Session, Flow)>> {
+        let Some(secret) = Secret::parse_presented(link) else { return Ok(None) };
+        let Some(record) = self.store.secret(&secret.hash()).await? else { return Ok(None) };
+        let (SecretKind::Link, Some(session_id)) = (record.kind, record.session_id) else { return Ok(None) };
+        let Some(session) = self.store.session(record.tenant_id, session_id).await? else { return Ok(None) };
+        Ok(self.store.flow(record.tenant_id, session.flow_id).await?.map(|flow| (session, flow)))
+    }
+
+    async fn start_on(&self, tenant: &Tenant, request: StartSession) -> ServiceResult<Started> {
         let now = self.clock.now();
-        let tenant = &key.tenant;
         if let Some(resume) = request.resume {
             let session = self.store.session(tenant.id, resume).await?.ok_or(ServiceError::NotFound("interview"))?;
             let flow = self.flow_of(&session).await?;
@@ -483,6 +520,9 @@ impl Onboarding {
         let access = SessionAccess::new(record.tenant_id, session_id);
         let (session, _flow) = self.session_and_flow(&access).await?;
         let now = self.clock.now();
+        // Once opened, the link lives as long as its session, so a reload (after granting the
+        // camera, after a crash of the tab) finds the flow again instead of an expired link.
+        self.store.extend_secret(&record.hash, session.expires_at).await?;
         let ttl = (session.expires_at - now).max(Duration::minutes(5));
         let token = self.issue(SecretKind::Flow, record.tenant_id, Some(session_id), None, now, ttl).await?;
         Ok((token, FlowAuth { tenant_id: record.tenant_id, session_id }))

@@ -53,12 +53,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(partner::executive_login))
         .layer(axum::middleware::from_fn(middleware::api_version))
         .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT));
-    let capture = OpenApiRouter::new()
-        .routes(routes!(flow::capture))
-        .layer(DefaultBodyLimit::max(flow::CAPTURE_BODY_LIMIT));
-    let frames = OpenApiRouter::new()
-        .routes(routes!(flow::frames))
-        .layer(DefaultBodyLimit::max(flow::FRAMES_BODY_LIMIT));
+    let capture =
+        OpenApiRouter::new().routes(routes!(flow::capture)).layer(DefaultBodyLimit::max(flow::CAPTURE_BODY_LIMIT));
+    let frames =
+        OpenApiRouter::new().routes(routes!(flow::frames)).layer(DefaultBodyLimit::max(flow::FRAMES_BODY_LIMIT));
     let hosted = OpenApiRouter::new()
         .routes(routes!(flow::open))
         .routes(routes!(flow::flow_state))
@@ -69,11 +67,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT))
         .merge(capture)
         .merge(frames);
-    OpenApiRouter::new()
-        .merge(partner)
-        .merge(hosted)
-        .routes(routes!(partner::healthz))
-        .routes(routes!(partner::readyz))
+    OpenApiRouter::new().merge(partner).merge(hosted).routes(routes!(partner::healthz)).routes(routes!(partner::readyz))
 }
 
 /// The OpenAPI document, generated from the routes.

@@ -18,13 +18,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use veriframe_core::auth::{FlowAuth, KeyAuth, SessionAccess};
-use veriframe_core::flow::Flow;
-use veriframe_core::ids::{ApiKeyId, ClientId, FlowId};
-use veriframe_core::ports::StoreError;
-use veriframe_core::secret::{Secret, SecretKind};
+use veriframe_core::auth::{FlowAuth, SessionAccess};
+use veriframe_core::ids::{ClientId, FlowId};
 use veriframe_core::service::{ServiceError, StartSession};
-use veriframe_core::session::Session;
 use veriframe_core::text::{ExternalCustomerId, Language, Origin};
 use veriframe_web::ErrorPage;
 
@@ -112,26 +108,15 @@ fn unavailable(language: &str, error: &dyn std::fmt::Display) -> Response {
     error_page(StatusCode::SERVICE_UNAVAILABLE, language, ErrorPage::Unavailable)
 }
 
-/// The flow and session behind an onboarding link, expired or not (an expired link still
-/// decides who may frame the page that says so). `None` for anything that is not a link.
-async fn link_session(state: &AppState, link: &str) -> Result<Option<(Flow, Session)>, StoreError> {
-    let Some(secret) = Secret::parse_presented(link) else { return Ok(None) };
-    let store = state.onboarding.store();
-    let Some(record) = store.secret(&secret.hash()).await? else { return Ok(None) };
-    let (SecretKind::Link, Some(session_id)) = (record.kind, record.session_id) else { return Ok(None) };
-    let Some(session) = store.session(record.tenant_id, session_id).await? else { return Ok(None) };
-    Ok(store.flow(record.tenant_id, session.flow_id).await?.map(|flow| (flow, session)))
-}
-
 /// `GET /flow/{link}`: the hosted page.
 async fn page(State(state): State<AppState>, Path(link): Path<String>, headers: HeaderMap) -> Response {
     let accept = accept_language(&headers);
-    let found = match link_session(&state, &link).await {
+    let found = match state.onboarding.link_session(&link).await {
         Ok(found) => found,
         Err(e) => return unavailable(accept, &e),
     };
     let (ancestors, language) = match &found {
-        Some((flow, session)) => (frame_ancestors(Some(&flow.config.allowed_origins)), session.language.as_str()),
+        Some((session, flow)) => (frame_ancestors(Some(&flow.config.allowed_origins)), session.language.as_str()),
         None => (frame_ancestors(None), accept),
     };
     html(StatusCode::OK, &format!("{PAGE_CSP}; frame-ancestors {ancestors}"), veriframe_web::page(language))
@@ -224,15 +209,9 @@ async fn static_flow(
         return bad_request();
     };
 
-    let store = state.onboarding.store();
-    let tenant = match store.tenant_by_client_id(&client_id).await {
-        Ok(Some(tenant)) => tenant,
-        Ok(None) => return not_found(),
-        Err(e) => return unavailable(accept, &e),
-    };
-    match store.flow(tenant.id, flow_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return not_found(),
+    match state.onboarding.published_flow(&client_id, flow_id).await {
+        Ok(_) => {}
+        Err(ServiceError::NotFound(_)) => return not_found(),
         Err(e) => return unavailable(accept, &e),
     }
     // Link checkers and uptime monitors probe with HEAD: they learn that the URL works without
@@ -242,14 +221,9 @@ async fn static_flow(
         set(&mut response, &header::CACHE_CONTROL, "no-store");
         return response;
     }
-    // The static URL stands in for the tenant's backend, which would have presented an API
-    // key; `start` needs only the tenant from it. No key was presented, so the id is a fresh one
-    // that names no key. (A core use case that starts a session for a tenant would say this
-    // without the stand-in.)
-    let key = KeyAuth { tenant, key_id: ApiKeyId::generate(state.onboarding.now()) };
     let request =
         StartSession { configuration_id: Some(flow_id), language, external_customer_id, ..Default::default() };
-    let started = match state.onboarding.start(&key, request).await {
+    let started = match state.onboarding.start_for_client(&client_id, request).await {
         Ok(started) => started,
         Err(ServiceError::NotFound(_) | ServiceError::Invalid(_)) => return not_found(),
         Err(e) => return unavailable(accept, &e),

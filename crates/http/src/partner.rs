@@ -485,7 +485,7 @@ pub async fn healthz() -> ApiJson<wire::HealthResponse> {
 /// Readiness probe: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = wire::HealthResponse), (status = 503, body = wire::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<wire::HealthResponse>, ApiError> {
-    match state.onboarding.store().ping().await {
+    match state.onboarding.ping().await {
         Ok(()) => Ok(ApiJson(wire::HealthResponse { status: "ok".into() })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -11,7 +11,12 @@ use veriframe_testkit::{Backend, TestApp, on_both_backends};
 
 use crate::errors::expect_error;
 
-on_both_backends!(bad_uploads_get_clear_errors, retried_uploads_are_idempotent, captures_end_with_the_session);
+on_both_backends!(
+    bad_uploads_get_clear_errors,
+    retried_uploads_are_idempotent,
+    captures_end_with_the_session,
+    an_opened_link_survives_a_reload
+);
 
 /// Starts a session and opens its link as the page does; returns the flow token.
 async fn open(app: &TestApp) -> String {
@@ -220,4 +225,23 @@ async fn captures_end_with_the_session(backend: Backend) {
     assert!(matches!(status, StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST), "{status} {body}");
     assert_eq!(body["status"], status.as_u16());
     assert!(body["message"].as_str().unwrap().to_lowercase().contains("expired"), "{body}");
+}
+
+async fn an_opened_link_survives_a_reload(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, _) = app.start_session().await;
+    let link_of = |url: String| url.rsplit('/').next().unwrap().to_owned();
+    let opened = link_of(app.client.session(&token).onboarding_url().await.unwrap().url);
+    let unopened = link_of(app.client.session(&token).onboarding_url().await.unwrap().url);
+    let open = |link: String| {
+        let app = &app;
+        async move { app.http().post(app.url("flow/api/open")).json(&json!({"link": link})).send().await.unwrap() }
+    };
+    assert_eq!(open(opened.clone()).await.status(), StatusCode::OK);
+    // Past the flow's 15-minute link expiry: the opened link still reloads the flow, the
+    // link nobody opened has expired.
+    app.clock.advance(Duration::minutes(40));
+    let reloaded = open(opened).await;
+    assert_eq!(reloaded.status(), StatusCode::OK, "{}", reloaded.text().await.unwrap());
+    expect_error(open(unopened).await, StatusCode::UNAUTHORIZED, "").await;
 }
