@@ -76,5 +76,5 @@ fn the_error_and_debug_output_never_hold_key_bytes() {
     let bytes = std::fs::read(&path).unwrap();
     let shown = format!("{key:?}");
     assert!(!shown.contains(&hex::encode(&bytes[..4])), "{shown}");
-    assert!(!shown.contains(&format!("{:?}", &bytes[..4]).trim_matches(['[', ']'])), "{shown}");
+    assert!(!shown.contains(format!("{:?}", &bytes[..4]).trim_matches(['[', ']'])), "{shown}");
 }

@@ -35,7 +35,7 @@ fn new_key(name: &str) -> BlobKey {
 /// Recognisable content: a marker repeated, plus some bytes that vary.
 fn plaintext(len: usize) -> Vec<u8> {
     let marker = b"PASSPORT-PLAINTEXT-MARKER-";
-    (0..len).map(|i| if (i / marker.len()) % 2 == 0 { marker[i % marker.len()] } else { (i * 31 % 251) as u8 }).collect()
+    (0..len).map(|i| if (i / marker.len()).is_multiple_of(2) { marker[i % marker.len()] } else { (i * 31 % 251) as u8 }).collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
