@@ -41,7 +41,12 @@ fn keyring() -> Result<Keyring, Box<dyn std::error::Error>> {
     Ok(Keyring::new(MasterKey::generate()?))
 }
 
-async fn measure(name: &str, store: &dyn BlobStore, size: usize, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn measure(
+    name: &str,
+    store: &dyn BlobStore,
+    size: usize,
+    rounds: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let now = OffsetDateTime::now_utc();
     let (tenant, session) = (TenantId::generate(now), InterviewId::generate(now));
     // Content that does not compress or repeat, like a JPEG.
@@ -78,12 +83,7 @@ async fn measure(name: &str, store: &dyn BlobStore, size: usize, rounds: usize) 
         let median = times[times.len() / 2];
         let p90 = times[times.len() * 9 / 10];
         let mib_s = size as f64 / MIB as f64 / median.as_secs_f64();
-        println!(
-            "| {name} | {} MiB | {operation} | {} | {} | {mib_s:.0} MiB/s |",
-            size / MIB,
-            ms(median),
-            ms(p90)
-        );
+        println!("| {name} | {} MiB | {operation} | {} | {} | {mib_s:.0} MiB/s |", size / MIB, ms(median), ms(p90));
     }
     Ok(())
 }

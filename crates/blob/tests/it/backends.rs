@@ -93,7 +93,10 @@ pub async fn s3() -> Option<Raw> {
     let addr = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port_or_known_default().unwrap_or(80));
     let reachable = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(&addr)).await;
     if !matches!(reachable, Ok(Ok(_))) {
-        assert!(!in_ci(), "an S3-compatible server is required under CI=true but none answers at {endpoint}; start one with scripts/s3-test-server");
+        assert!(
+            !in_ci(),
+            "an S3-compatible server is required under CI=true but none answers at {endpoint}; start one with scripts/s3-test-server"
+        );
         eprintln!("skipping S3 test: no server at {endpoint} (start one with scripts/s3-test-server)");
         return None;
     }
@@ -124,11 +127,7 @@ pub async fn s3() -> Option<Raw> {
     let inner: Arc<dyn ObjectStore> =
         Arc::new(veriframe_blob::object_store::prefix::PrefixStore::new(raw, Path::from(prefix.as_str())));
     let location = BlobLocation::S3(settings);
-    Some(Raw {
-        inner,
-        open: Box::new(move |keyring| open_blob_store(&location, keyring).unwrap()),
-        name: "s3",
-    })
+    Some(Raw { inner, open: Box::new(move |keyring| open_blob_store(&location, keyring).unwrap()), name: "s3" })
 }
 
 #[async_trait]

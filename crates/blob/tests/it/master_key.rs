@@ -14,7 +14,8 @@ fn first_start_creates_a_private_32_byte_key_and_later_starts_reuse_it() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(MasterKey::load_or_create(&path).unwrap().id(), created.id());
     assert_eq!(MasterKey::load(&path).unwrap().id(), created.id());
-    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["master.key"], "no temporary file is left behind");
 }
 

@@ -35,7 +35,9 @@ fn new_key(name: &str) -> BlobKey {
 /// Recognisable content: a marker repeated, plus some bytes that vary.
 fn plaintext(len: usize) -> Vec<u8> {
     let marker = b"PASSPORT-PLAINTEXT-MARKER-";
-    (0..len).map(|i| if (i / marker.len()).is_multiple_of(2) { marker[i % marker.len()] } else { (i * 31 % 251) as u8 }).collect()
+    (0..len)
+        .map(|i| if (i / marker.len()).is_multiple_of(2) { marker[i % marker.len()] } else { (i * 31 % 251) as u8 })
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -168,7 +170,9 @@ pub async fn rotation_keeps_old_objects_readable(b: &impl Backend) {
     let before = new_key("front");
     old.put(&before, b"written before rotation".to_vec()).await.unwrap();
 
-    let rotated = b.store(Keyring::new(MasterKey::from_bytes(&key_bytes(2))).with_previous(MasterKey::from_bytes(&key_bytes(1))).unwrap());
+    let rotated = b.store(
+        Keyring::new(MasterKey::from_bytes(&key_bytes(2))).with_previous(MasterKey::from_bytes(&key_bytes(1))).unwrap(),
+    );
     assert_eq!(rotated.get(&before).await.unwrap().as_deref(), Some(&b"written before rotation"[..]));
     let after = new_key("front");
     rotated.put(&after, b"written after rotation".to_vec()).await.unwrap();
