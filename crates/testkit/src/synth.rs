@@ -108,7 +108,15 @@ pub fn passport(portrait_photo: &RgbImage, holder: &Holder) -> RgbImage {
         format!("DATE OF EXPIRY  {:02}.{:02}.{}", holder.expiry.2, holder.expiry.1, holder.expiry.0),
     ];
     for (i, text) in fields.iter().enumerate() {
-        mrz_support::draw_text(&mut page, &font, text, px * 0.8, text_x, height as f32 / 8.0 + 30.0 + 42.0 * i as f32, 50);
+        mrz_support::draw_text(
+            &mut page,
+            &font,
+            text,
+            px * 0.8,
+            text_x,
+            height as f32 / 8.0 + 30.0 + 42.0 * i as f32,
+            50,
+        );
     }
     let pitch = px * 1.45;
     let first_baseline = height as f32 - px - pitch * 1.2;

@@ -137,7 +137,8 @@ impl App {
         let blobs = open_blobs(config)?;
         let config_for_models = config.clone();
         let engines = tokio::task::spawn_blocking(move || load_engines(&config_for_models, true)).await??;
-        let parts = Parts { store, blobs, engines, clock: Arc::new(SystemClock), pipeline: PipelineSettings::default() };
+        let parts =
+            Parts { store, blobs, engines, clock: Arc::new(SystemClock), pipeline: PipelineSettings::default() };
         Self::with_parts(config, bound, parts).await
     }
 
@@ -160,7 +161,8 @@ impl App {
         let cpu = CpuPool::per_core();
         let wakeup = Arc::new(Wakeup::default());
         let analyzer = Arc::new(Analyzer::new(engines.clone(), cpu.clone()));
-        let capturing = Capturing::new(onboarding.clone(), blobs.clone(), analyzer, Arc::new(JpegCropper), wakeup.clone());
+        let capturing =
+            Capturing::new(onboarding.clone(), blobs.clone(), analyzer, Arc::new(JpegCropper), wakeup.clone());
         let results = Results::new(onboarding.clone(), blobs.clone());
         let pipeline = Arc::new(Pipeline::new(store, blobs, engines, cpu.clone(), clock, pipeline, wakeup));
         let workers = config.workers.unwrap_or_else(|| cpu.size());
@@ -182,10 +184,15 @@ impl App {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and lets each worker
     /// finish its current job (an unfinished one is taken over after its lease by the next start).
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let workers = self.pipeline.spawn_workers(self.workers, stopped);
-        let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        let served =
+            axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
         let _ = stop.send(true);
         let deadline = tokio::time::sleep(std::time::Duration::from_secs(8));
         tokio::pin!(deadline);
