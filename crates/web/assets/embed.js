@@ -71,6 +71,7 @@
 
     var stopped = false;
     var finished = false;
+    var expired = false;
     var timer = null;
     var lastStatus = null;
     var pollMs = Math.max(500, Number(opts.pollMs) || 2000);
@@ -102,7 +103,7 @@
           return response.json();
         })
         .then(function (body) {
-          if (stopped) return;
+          if (stopped || finished) return;
           var status = body && body.onboardingStatus;
           if (status && status !== lastStatus) {
             lastStatus = status;
@@ -110,6 +111,7 @@
           }
           if (COMPLETE.indexOf(status) >= 0) return finish(status);
           if (status === "EXPIRED") {
+            expired = true;
             stopPolling();
             call(opts.onError, { source: "embed", type: "expired", code: "EXPIRED" });
             return;
@@ -117,7 +119,7 @@
           schedule(pollMs);
         })
         .catch(function (e) {
-          if (stopped) return;
+          if (stopped || finished) return;
           call(opts.onError, { source: "embed", type: "error", code: "STATUS_POLL_FAILED", status: (e && e.status) || 0 });
           schedule(pollMs * 2);
         });
@@ -131,8 +133,9 @@
       if (data.type === "error" || data.type === "expired") call(opts.onError, data);
       if (data.type === "finished") {
         // The status poll is the source of truth; without one, the event is all there is.
-        if (opts.statusUrl) schedule(0);
-        else finish(null);
+        // A late `finished` after the poll saw EXPIRED does not restart polling.
+        if (!opts.statusUrl) finish(null);
+        else if (!expired) schedule(0);
       }
     }
 

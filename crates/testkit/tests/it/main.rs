@@ -5,6 +5,7 @@ mod architecture;
 mod authz;
 mod browser;
 mod capture_api;
+mod embed;
 mod errors;
 mod guide;
 mod pages;
