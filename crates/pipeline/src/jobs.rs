@@ -171,7 +171,25 @@ impl Pipeline {
         };
         let kind = job.kind;
         let started = std::time::Instant::now();
-        let result = self.step(&job).await;
+        // Heartbeat: a step that runs longer than the lease (a loaded machine, a slow store)
+        // keeps its job instead of having it claimed and run again by another worker, which
+        // would count attempts until the job failed.
+        let step = self.step(&job);
+        tokio::pin!(step);
+        let beat = StdDuration::try_from(self.settings.lease / 3).unwrap_or(StdDuration::from_secs(1));
+        let result = loop {
+            tokio::select! {
+                result = &mut step => break result,
+                () = tokio::time::sleep(beat) => {
+                    let until = self.clock.now() + self.settings.lease;
+                    match self.store.extend_lease(job.id, worker, until).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(interview_id = %job.session_id, job = kind.as_str(), "lease lost to another worker"),
+                        Err(e) => tracing::warn!(interview_id = %job.session_id, error = %e, "could not extend the job's lease"),
+                    }
+                }
+            }
+        };
         let now = self.clock.now();
         match result {
             Ok(()) => {
