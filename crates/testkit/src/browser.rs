@@ -33,6 +33,12 @@ use tokio::sync::oneshot;
 
 use crate::in_ci;
 
+/// The WebDriver client's crate, for tests that go past the helpers through
+/// [`Browser::client`] without depending on it themselves.
+pub use fantoccini;
+
+pub mod flow;
+
 /// How long a page gets to reach a screen before a wait gives up.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(100);
@@ -397,11 +403,14 @@ pub struct Options {
     pub camera: CameraPermission,
     /// Window size; the new headless mode takes a simulated toolbar off the height.
     pub window: (u32, u32),
+    /// CSS selector of the iframe that holds the hosted page: `#app-iframe` on a
+    /// [`ParentPage`]; an integrator's own page names its iframe as it likes.
+    pub app_frame: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { camera: CameraPermission::Granted, window: (1280, 1000) }
+        Self { camera: CameraPermission::Granted, window: (1280, 1000), app_frame: "#app-iframe".into() }
     }
 }
 
@@ -415,6 +424,7 @@ pub struct Browser {
     camera: Camera,
     dir: tempfile::TempDir,
     in_app_frame: AtomicBool,
+    app_frame: String,
     label: String,
     uploads: AtomicU32,
 }
@@ -511,6 +521,7 @@ impl Browser {
             camera,
             dir,
             in_app_frame: AtomicBool::new(false),
+            app_frame: options.app_frame,
             label: label.to_owned(),
             uploads: AtomicU32::new(0),
         })
@@ -559,22 +570,26 @@ impl Browser {
         self.client.execute(script, args).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
-    async fn top(&self) {
-        if self.in_app_frame.swap(false, Ordering::SeqCst) {
-            self.client.enter_parent_frame().await.expect("leave the iframe");
+    /// Switches to the top-level page (the customer's), for what the test reads or clicks there.
+    /// Works after the customer's page removed the iframe the test was in.
+    pub async fn top(&self) {
+        if self.in_app_frame.swap(false, Ordering::SeqCst) && self.client.enter_parent_frame().await.is_err() {
+            // The frame is gone: switching to the window itself always lands on its top level.
+            let window = self.client.window().await.expect("the window");
+            self.client.switch_to_window(window).await.expect("back to the top level");
         }
     }
 
-    /// Switches into the embedded page (`#app-iframe` of the [`ParentPage`]). Idempotent.
+    /// Switches into the embedded page (the iframe named by [`Options::app_frame`]). Idempotent.
     pub async fn app_frame(&self) {
         if self.in_app_frame.load(Ordering::SeqCst) {
             return;
         }
         let deadline = Instant::now() + STEP_TIMEOUT;
         let frame = loop {
-            match self.client.find(Locator::Css("#app-iframe")).await {
+            match self.client.find(Locator::Css(&self.app_frame)).await {
                 Ok(frame) => break frame,
-                Err(e) if Instant::now() > deadline => panic!("no #app-iframe on the parent page: {e}"),
+                Err(e) if Instant::now() > deadline => panic!("no {} on the parent page: {e}", self.app_frame),
                 Err(_) => tokio::time::sleep(POLL).await,
             }
         };

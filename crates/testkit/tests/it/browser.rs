@@ -10,10 +10,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use veriframe_core::capture::{CHALLENGE_FRAME_INTERVAL_MS, CHALLENGE_FRAMES};
+use veriframe_core::flow::{CaptureSettings, FlowConfig};
+use veriframe_core::ids::ClientId;
+use veriframe_testkit::browser::flow::{
+    Person, Presence, Screenshots, assert_taken_on_merit, consent, document_clip, finish, onboard,
+};
 use veriframe_testkit::browser::{
     ALLOW_ALL, Browser, CameraPermission, Options, ParentPage, STEP_TIMEOUT, StaticSite, Video, i420, letterbox,
 };
-use veriframe_testkit::synth::{Holder, frontal, head_turn, jpeg, passport, photo};
+use veriframe_testkit::synth::jpeg;
 use veriframe_testkit::{Backend, TestApp, engines};
 
 // ---------------------------------------------------------------------------------------------
@@ -174,12 +179,12 @@ struct Session {
     url: String,
 }
 
-async fn start_session(app: &TestApp) -> Session {
+async fn start_session(app: &TestApp, flow_id: &str) -> Session {
     let started: Value = app
         .http()
         .post(app.url("omni/start"))
         .header("x-api-key", &app.api_key)
-        .json(&json!({"configurationId": app.flow_id, "countryCode": "ALL"}))
+        .json(&json!({"configurationId": flow_id, "countryCode": "ALL"}))
         .send()
         .await
         .unwrap()
@@ -197,66 +202,6 @@ fn origin_of(base_url: &str) -> String {
     url.origin().ascii_serialization()
 }
 
-/// A genuine person's documents and face: the passport portrait from one photo, the selfie and
-/// the head turn from another photo of the same person.
-struct Person {
-    document: image::RgbImage,
-    selfie: image::RgbImage,
-    face_photo: image::RgbImage,
-}
-
-fn genuine_person() -> Person {
-    let holder = Holder::valid("ERIKSSON", "ANNA MARIA");
-    let face_photo = photo("faces/obama_1.jpg");
-    Person { document: passport(&photo("faces/obama_3.jpg"), &holder), selfie: frontal(&face_photo).0, face_photo }
-}
-
-/// The document on a table in front of a 1280×720 camera. (In a 960×540 frame the synthetic
-/// passport's portrait, with its bright background, reads as glare: the glare check's smallest
-/// blob scales with the frame.)
-const DOCUMENT_CAMERA: (u32, u32) = (1280, 720);
-
-fn document_clip(document: &image::RgbImage) -> Video {
-    Video::document(document, DOCUMENT_CAMERA.0, DOCUMENT_CAMERA.1)
-}
-
-async fn consent(browser: &Browser) {
-    browser.wait_for_step("consent", STEP_TIMEOUT).await;
-    browser.tick("consent-accept").await;
-    browser.click("continue").await;
-}
-
-/// Head turns to the person's left and right, paced to the page's sampling. Rendering takes
-/// seconds in a debug build, so it starts in the background while the browser goes through the
-/// first steps; the challenge's direction is known only on the liveness screen.
-struct Turns(tokio::task::JoinHandle<[Video; 2]>);
-
-impl Turns {
-    fn render(face_photo: &image::RgbImage, seed: u64) -> Self {
-        let photo = face_photo.clone();
-        Self(tokio::task::spawn_blocking(move || {
-            [true, false].map(|left| {
-                let poses = head_turn(&photo, left, CHALLENGE_FRAMES as usize, seed);
-                Video::paced(&poses, CHALLENGE_FRAME_INTERVAL_MS, 1000)
-            })
-        }))
-    }
-}
-
-/// Reads the challenge's direction, puts the head turn in that direction behind the camera, and
-/// starts the turn.
-async fn turn_head(browser: &Browser, turns: Turns) -> String {
-    browser.wait_for_step("liveness", STEP_TIMEOUT).await;
-    let direction = browser.wait_attr("[data-role=\"challenge\"]", "data-direction", STEP_TIMEOUT).await;
-    assert!(direction == "left" || direction == "right", "data-direction={direction:?}");
-    let waited = Instant::now();
-    let [left, right] = turns.0.await.expect("rendering the head turns");
-    eprintln!("head turn to the {direction}; waited {:?} for the rendering", waited.elapsed());
-    browser.camera().show(if direction == "left" { &left } else { &right }).unwrap();
-    browser.click("start-turn").await;
-    direction
-}
-
 /// Passes for `kind` among the parent's messages from our page.
 fn of_type<'m>(messages: &'m [Value], kind: &str) -> Vec<&'m Value> {
     messages.iter().filter(|m| m["data"]["type"] == kind).collect()
@@ -264,7 +209,7 @@ fn of_type<'m>(messages: &'m [Value], kind: &str) -> Vec<&'m Value> {
 
 /// A genuine person goes through the whole flow with the camera: consent, passport front,
 /// selfie, head turn in the requested direction; verification passes and the customer's page
-/// heard about every step, from our origin.
+/// heard about every step, from our origin. Each screen is photographed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_genuine_person_onboards_through_the_camera() {
     if engines().is_none() {
@@ -272,32 +217,18 @@ async fn a_genuine_person_onboards_through_the_camera() {
     }
     let Some(browser) = Browser::launch("genuine", Options::default()).await else { return };
     let started = Instant::now();
+    let shots = Screenshots::new("a_genuine_person_onboards_through_the_camera");
     let app = TestApp::spawn_with_workers(Backend::Sqlite, 1).await;
-    let person = genuine_person();
-    let turns = Turns::render(&person.face_photo, 11);
-    let session = start_session(&app).await;
+    let person = Person::genuine();
+    let presence = Presence::turning(&person.face_photo, 11);
+    let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
 
     browser.camera().show(&document_clip(&person.document)).unwrap();
     browser.goto(&parent.url).await;
-    eprintln!("app and inputs ready at {:?}", started.elapsed());
-    consent(&browser).await;
-
-    browser.wait_for_step("front", STEP_TIMEOUT).await;
-    assert_eq!(browser.wait_preview(STEP_TIMEOUT).await, DOCUMENT_CAMERA);
-    // The front's stream is live: the selfie clip is for the camera's next opening.
-    browser.camera().show(&Video::still(&person.selfie)).unwrap();
-    eprintln!("front preview at {:?}", started.elapsed());
-    browser.click("capture").await;
-
-    browser.wait_for_step("selfie", STEP_TIMEOUT).await;
-    eprintln!("selfie step at {:?}", started.elapsed());
-    assert_eq!(browser.wait_preview(STEP_TIMEOUT).await, (480, 640), "the selfie step reopened the camera");
-    browser.click("capture").await;
-
-    eprintln!("selfie taken at {:?}", started.elapsed());
-    turn_head(&browser, turns).await;
-    browser.wait_for_step("done", Duration::from_secs(90)).await;
+    let rejected = onboard(&browser, &person, presence, Some(&shots)).await;
+    assert_taken_on_merit(&rejected, CaptureSettings::default().selfie_capture_retries);
+    finish(&browser, Some(&shots)).await;
     eprintln!("flow done in {:?}", started.elapsed());
 
     let score = app.client.session(&session.token).score().await.unwrap();
@@ -322,6 +253,85 @@ async fn a_genuine_person_onboards_through_the_camera() {
     }
     assert_eq!(of_type(&messages, "finished").len(), 1, "{messages:?}");
     assert!(of_type(&messages, "error").is_empty(), "{messages:?}");
+    let saved: Vec<String> = std::fs::read_dir(shots.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for step in ["consent", "front", "selfie", "liveness", "done"] {
+        assert!(saved.iter().any(|f| f.ends_with(&format!("-{step}.png"))), "a screenshot of {step}: {saved:?}");
+    }
+    browser.close().await;
+    app.stop().await;
+}
+
+/// A printed photo held up to the camera: every head turn is refused with NO_TURN, the page says
+/// so and offers another try; once the retries run out the turn is taken as it is, the flow
+/// completes, and verification fails on liveness. The flow allows one retry, so the test waits
+/// through two turns rather than the default four.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_still_photo_fails_liveness_in_the_browser() {
+    if engines().is_none() {
+        return;
+    }
+    let Some(browser) = Browser::launch("still", Options::default()).await else { return };
+    let app = TestApp::spawn_with_workers(Backend::Sqlite, 1).await;
+    let person = Person::genuine();
+    let presence = Presence::still_photo(&person.face_photo, 5);
+    let tenant = app.provisioning().tenant(&ClientId::parse(&app.client_id).unwrap()).await.unwrap();
+    let config = FlowConfig {
+        capture: CaptureSettings { selfie_capture_retries: 1, ..CaptureSettings::default() },
+        ..FlowConfig::default()
+    };
+    let flow = app.provisioning().create_flow(&tenant, "one retry", config).await.unwrap();
+    let session = start_session(&app, &flow.id.to_string()).await;
+    let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+
+    browser.camera().show(&document_clip(&person.document)).unwrap();
+    browser.goto(&parent.url).await;
+    let rejected = onboard(&browser, &person, presence, None).await;
+    assert_eq!(rejected.len(), 1, "one retry, then the turn is taken as it is: {rejected:?}");
+    assert!(rejected[0].split_whitespace().any(|c| c == "NO_TURN"), "a still face did not turn: {rejected:?}");
+    finish(&browser, None).await;
+
+    let score = app.client.session(&session.token).score().await.unwrap();
+    assert_eq!(score.liveness.as_ref().unwrap().overall.status, "FAIL", "{score:#?}");
+    assert_eq!(score.overall.status, "FAIL", "{score:#?}");
+    assert!(score.reason_msg.contains("liveness"), "{}", score.reason_msg);
+    let messages = browser.messages().await;
+    assert!(
+        of_type(&messages, "capture-failed").iter().any(|m| m["data"]["step"] == "liveness"),
+        "the parent hears about the refused turn: {messages:?}"
+    );
+    assert_eq!(of_type(&messages, "finished").len(), 1, "{messages:?}");
+    browser.close().await;
+    app.stop().await;
+}
+
+/// Someone holds another person's valid passport and passes the selfie and the head turn: the
+/// flow completes and verification fails on the face match alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_document_fails_face_match_in_the_browser() {
+    if engines().is_none() {
+        return;
+    }
+    let Some(browser) = Browser::launch("borrowed", Options::default()).await else { return };
+    let app = TestApp::spawn_with_workers(Backend::Sqlite, 1).await;
+    let person = Person::with_borrowed_document();
+    let presence = Presence::turning(&person.face_photo, 3);
+    let session = start_session(&app, &app.flow_id).await;
+    let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+
+    browser.camera().show(&document_clip(&person.document)).unwrap();
+    browser.goto(&parent.url).await;
+    let rejected = onboard(&browser, &person, presence, None).await;
+    assert_taken_on_merit(&rejected, CaptureSettings::default().selfie_capture_retries);
+    finish(&browser, None).await;
+
+    let score = app.client.session(&session.token).score().await.unwrap();
+    assert_eq!(score.liveness.as_ref().unwrap().overall.status, "OK", "{score:#?}");
+    assert_eq!(score.face_recognition.as_ref().unwrap().overall.status, "FAIL", "{score:#?}");
+    assert_eq!(score.overall.status, "FAIL", "{score:#?}");
+    assert!(score.reason_msg.contains("does not match"), "{}", score.reason_msg);
     browser.close().await;
     app.stop().await;
 }
@@ -335,15 +345,17 @@ async fn without_a_camera_the_page_offers_upload_and_handoff() {
     }
     let options = Options { camera: CameraPermission::Denied, ..Options::default() };
     let Some(browser) = Browser::launch("denied", options).await else { return };
+    let shots = Screenshots::new("without_a_camera_the_page_offers_upload_and_handoff");
     let app = TestApp::spawn_with_workers(Backend::Sqlite, 1).await;
-    let person = genuine_person();
-    let session = start_session(&app).await;
+    let person = Person::genuine();
+    let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
 
     browser.goto(&parent.url).await;
-    consent(&browser).await;
+    consent(&browser, None).await;
     browser.wait_for_step("front", STEP_TIMEOUT).await;
     let problem = browser.wait_visible("[data-role=\"camera-problem\"]", STEP_TIMEOUT).await;
+    shots.take(&browser, "camera-problem").await;
     let refused_by_person = problem.text().await.unwrap();
     assert!(!refused_by_person.trim().is_empty(), "the camera problem is explained");
     assert!(!browser.camera_live().await);
@@ -354,17 +366,19 @@ async fn without_a_camera_the_page_offers_upload_and_handoff() {
     browser.wait_visible("[data-role=\"camera-problem\"]", STEP_TIMEOUT).await;
     browser.click("handoff").await;
     let qr = browser.wait_visible("[data-role=\"qr\"]", STEP_TIMEOUT).await;
+    shots.take(&browser, "handoff").await;
     let svg = qr.html(true).await.unwrap();
     assert!(svg.contains("<svg"), "the QR is an inline SVG: {svg:.200}");
 
     // Embedded without `allow`: the customer's page withholds the camera, whatever the person
     // would say, and the explanation is not the one for a person's refusal.
-    let second = start_session(&app).await;
+    let second = start_session(&app, &app.flow_id).await;
     let bare = ParentPage::serve(&second.url, None).await;
     browser.goto(&bare.url).await;
-    consent(&browser).await;
+    consent(&browser, None).await;
     browser.wait_for_step("front", STEP_TIMEOUT).await;
     let problem = browser.wait_visible("[data-role=\"camera-problem\"]", STEP_TIMEOUT).await;
+    shots.take(&browser, "camera-blocked-by-embedder").await;
     let refused_by_embedder = problem.text().await.unwrap();
     assert_ne!(refused_by_embedder, refused_by_person, "a policy block is explained as such");
     assert!(
@@ -386,13 +400,13 @@ async fn a_blurred_selfie_gets_feedback_and_a_retake_works() {
     }
     let Some(browser) = Browser::launch("retake", Options::default()).await else { return };
     let app = TestApp::spawn_with_workers(Backend::Sqlite, 1).await;
-    let person = genuine_person();
-    let session = start_session(&app).await;
+    let person = Person::genuine();
+    let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
 
     browser.camera().show(&document_clip(&person.document)).unwrap();
     browser.goto(&parent.url).await;
-    consent(&browser).await;
+    consent(&browser, None).await;
     browser.wait_for_step("front", STEP_TIMEOUT).await;
     browser.wait_preview(STEP_TIMEOUT).await;
     const BLURRED_FOR: Duration = Duration::from_secs(4);
