@@ -17,11 +17,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use veriframe::app::{App, Parts, open_blobs, open_store, provisioning};
 use veriframe::config::Config;
-use veriframe_pipeline::{Engines, Pipeline, PipelineSettings};
 use veriframe_client::Client;
 use veriframe_core::clock::ShiftedClock;
 use veriframe_core::ports::Store;
 use veriframe_core::service::Provisioning;
+use veriframe_pipeline::{Engines, Pipeline, PipelineSettings};
 
 pub mod browser;
 pub mod synth;
