@@ -117,8 +117,18 @@ struct Target {
 }
 
 struct InProcess {
-    _runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for InProcess {
+    /// The target is dropped inside the load generator's runtime, where a blocking shutdown
+    /// of the server's runtime is not allowed.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 async fn target(ctx: &Context, args: &PollArgs) -> anyhow::Result<Target> {
@@ -173,7 +183,7 @@ async fn target(ctx: &Context, args: &PollArgs) -> anyhow::Result<Target> {
         api_key,
         configuration_id,
         backend,
-        _server: Some(InProcess { _runtime: runtime, _dir: dir }),
+        _server: Some(InProcess { runtime: Some(runtime), _dir: dir }),
     })
 }
 
