@@ -218,13 +218,14 @@ impl Pipeline {
         Ok(Outcome::Ran(kind))
     }
 
-    /// Runs `n` workers until `shutdown` resolves; each finishes its current job first.
+    /// Runs `n` workers until `shutdown` resolves; each finishes its current job first. `n = 0`
+    /// runs none: another process (or a test calling `run_once`) does the work.
     pub fn spawn_workers(
         self: &Arc<Self>,
         n: usize,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        (0..n.max(1))
+        (0..n)
             .map(|i| {
                 let pipeline = self.clone();
                 let mut shutdown = shutdown.clone();
