@@ -2,8 +2,10 @@
 //! same time (synthetic passport, selfie, head turn), and the server's own workers verify them.
 //! Prints how long each capture answer took and how long from submit to `ONBOARDING_FINISHED`.
 //!
-//! `cargo run --release -p veriframe-testkit --example pipeline_latency -- [sessions] [workers]`
-//! (defaults: 4 sessions, one worker per core). Needs the models (`veriframe models fetch`) and
+//! `cargo run --release -p veriframe-testkit --example pipeline_latency -- [sessions] [workers] [pause_ms]`
+//! (defaults: 4 sessions, one worker per core, no pause). `pause_ms` is how long each person
+//! takes between captures; verification of the document starts as soon as it is accepted, so a
+//! human pace hides it behind the selfie and the head turn. Needs the models (`veriframe models fetch`) and
 //! `../shared/testdata`.
 
 use std::time::{Duration, Instant};
@@ -27,7 +29,7 @@ struct Timings {
     verify: Duration,
 }
 
-async fn onboard(app: &TestApp, inputs: &Inputs) -> Timings {
+async fn onboard(app: &TestApp, inputs: &Inputs, pause: Duration) -> Timings {
     let http = app.http();
     let (token, _) = app.start_session().await;
     let session = app.client.session(&token);
@@ -52,6 +54,8 @@ async fn onboard(app: &TestApp, inputs: &Inputs) -> Timings {
             .unwrap();
         *slot = started.elapsed();
         assert_eq!(answer["accepted"], true, "{kind}: {answer}");
+        // A person needs a moment before the next capture (turn the document, face the camera).
+        tokio::time::sleep(pause).await;
     }
     let challenge: Value = post("challenge").send().await.unwrap().json().await.unwrap();
     let frames = if challenge["direction"] == "left" { &inputs.left } else { &inputs.right };
@@ -99,6 +103,7 @@ async fn main() {
     let sessions: usize = args.next().map(|a| a.parse().expect("sessions")).unwrap_or(4);
     let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1);
     let workers: usize = args.next().map(|a| a.parse().expect("workers")).unwrap_or(cores);
+    let pause = Duration::from_millis(args.next().map(|a| a.parse().expect("pause_ms")).unwrap_or(0));
     veriframe_testkit::engines().expect("models: run `veriframe models fetch`");
 
     let face = photo("faces/obama_1.jpg");
@@ -110,11 +115,14 @@ async fn main() {
     };
     let app = TestApp::spawn_with_workers(Backend::Sqlite, workers).await;
     // One warm-up onboarding, so model pages and connection pools are hot.
-    onboard(&app, &inputs).await;
+    onboard(&app, &inputs, Duration::ZERO).await;
 
-    println!("{sessions} concurrent onboardings, {workers} workers, {cores} cores, SQLite");
+    println!(
+        "{sessions} concurrent onboardings, {workers} workers, {cores} cores, SQLite, {} ms between captures",
+        pause.as_millis()
+    );
     let wall = Instant::now();
-    let runs = join_all((0..sessions).map(|_| onboard(&app, &inputs)).collect()).await;
+    let runs = join_all((0..sessions).map(|_| onboard(&app, &inputs, pause)).collect()).await;
     let wall = wall.elapsed();
     summary("front capture answer", runs.iter().map(|t| t.front).collect());
     summary("selfie capture answer", runs.iter().map(|t| t.selfie).collect());
