@@ -7,7 +7,7 @@ use crate::auth::SessionAccess;
 use crate::blob::BlobStore;
 use crate::capture::blob_error;
 use crate::ports::{Store, StoreError};
-use crate::scores::{Effective, Inputs, Scores, score};
+use crate::scores::{Scores, score_session};
 use crate::service::{Onboarding, ServiceResult};
 use crate::verification::{DocumentData, DocumentFindings};
 
@@ -58,15 +58,7 @@ impl Results {
             return Ok(scores);
         }
         let data = self.document_data_of(results.document_data.as_ref()).await?;
-        Ok(score(&Inputs {
-            modules: &flow.config.modules,
-            thresholds: Effective::from(&flow.config.thresholds),
-            document: results.document.as_ref(),
-            document_data: data.as_ref(),
-            custom_fields: &session.custom_fields,
-            face: results.face.as_ref(),
-            liveness: results.liveness.as_ref(),
-        }))
+        Ok(score_session(&session.custom_fields, &flow, &results, data.as_ref()))
     }
 
     /// What was read from the document, with the findings it came with; `None` before the

@@ -165,6 +165,25 @@ pub struct Inputs<'a> {
     pub liveness: Option<&'a LivenessFindings>,
 }
 
+/// The scores of one session from what is stored about it, under its flow's modules and
+/// thresholds: what the finalize step saves and what a read before finalize computes live.
+pub fn score_session(
+    custom_fields: &CustomFields,
+    flow: &crate::flow::Flow,
+    results: &crate::verification::SessionResults,
+    document_data: Option<&DocumentData>,
+) -> Scores {
+    score(&Inputs {
+        modules: &flow.config.modules,
+        thresholds: Effective::from(&flow.config.thresholds),
+        document: results.document.as_ref(),
+        document_data,
+        custom_fields,
+        face: results.face.as_ref(),
+        liveness: results.liveness.as_ref(),
+    })
+}
+
 /// Computes the scores.
 pub fn score(inputs: &Inputs<'_>) -> Scores {
     let id_validation = inputs.document.map(|d| id_validation(d, inputs));

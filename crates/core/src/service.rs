@@ -465,18 +465,17 @@ impl Onboarding {
         let status = match session.effective_status(now) {
             OnboardingStatus::Expired => return Err(ServiceError::State("the session expired before it was finished")),
             done if done.is_complete() => done,
-            _ => {
-                let open = [
-                    OnboardingStatus::Unknown,
-                    OnboardingStatus::IdValidationFinished,
-                    OnboardingStatus::PostProcessingFinished,
-                    OnboardingStatus::FaceValidationFinished,
-                ];
-                self.store
-                    .transition_status(session.tenant_id, session.id, &open, OnboardingStatus::OnboardingFinished, now)
-                    .await?
-                    .ok_or(ServiceError::NotFound("interview"))?
-            }
+            _ => self
+                .store
+                .transition_status(
+                    session.tenant_id,
+                    session.id,
+                    &OnboardingStatus::IN_PROGRESS,
+                    OnboardingStatus::OnboardingFinished,
+                    now,
+                )
+                .await?
+                .ok_or(ServiceError::NotFound("interview"))?,
         };
         if status == OnboardingStatus::OnboardingFinished && !session.status.is_complete() {
             tracing::info!(interview_id = %session.id, "session finished");

@@ -40,6 +40,11 @@ impl OnboardingStatus {
         Self::Expired,
     ];
 
+    /// Milestones of a session still being captured or verified: the ones `ONBOARDING_FINISHED`
+    /// may follow.
+    pub const IN_PROGRESS: [OnboardingStatus; 4] =
+        [Self::Unknown, Self::IdValidationFinished, Self::PostProcessingFinished, Self::FaceValidationFinished];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "UNKNOWN",

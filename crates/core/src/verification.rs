@@ -62,6 +62,27 @@ pub enum CaptureProblem {
 }
 
 impl CaptureProblem {
+    /// Every problem, for catalogues that must translate each one.
+    pub const ALL: [CaptureProblem; 17] = [
+        Self::UnreadableImage,
+        Self::NoFace,
+        Self::MultipleFaces,
+        Self::FaceTooSmall,
+        Self::FaceTooClose,
+        Self::FaceNotFrontal,
+        Self::TooDark,
+        Self::TooBright,
+        Self::Blurry,
+        Self::Glare,
+        Self::MrzUnreadable,
+        Self::WrongSide,
+        Self::NoTurn,
+        Self::WrongDirection,
+        Self::DidNotReturn,
+        Self::DifferentPerson,
+        Self::NotEnoughFrames,
+    ];
+
     /// The code on the wire and in translation catalogues.
     pub fn code(self) -> &'static str {
         match self {
@@ -282,4 +303,37 @@ pub struct SessionResults {
     pub document_data: Option<crate::blob::BlobKey>,
     /// Scores computed when the session was finalised.
     pub scores: Option<crate::scores::Scores>,
+}
+
+#[cfg(test)]
+mod all_problems {
+    use super::CaptureProblem::{self, *};
+
+    /// The match is exhaustive: a new problem does not compile here until it has a place in
+    /// `ALL` too (and so in every catalogue test).
+    #[test]
+    fn all_lists_every_problem_once_in_order() {
+        let index = |p: CaptureProblem| match p {
+            UnreadableImage => 0,
+            NoFace => 1,
+            MultipleFaces => 2,
+            FaceTooSmall => 3,
+            FaceTooClose => 4,
+            FaceNotFrontal => 5,
+            TooDark => 6,
+            TooBright => 7,
+            Blurry => 8,
+            Glare => 9,
+            MrzUnreadable => 10,
+            WrongSide => 11,
+            NoTurn => 12,
+            WrongDirection => 13,
+            DidNotReturn => 14,
+            DifferentPerson => 15,
+            NotEnoughFrames => 16,
+        };
+        for (i, p) in CaptureProblem::ALL.into_iter().enumerate() {
+            assert_eq!(index(p), i, "{p:?}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use veriframe_core::blob::{BlobError, BlobKey, BlobStore};
 use veriframe_core::clock::Clock;
 use veriframe_core::flow::Flow;
 use veriframe_core::ports::{CaptureRecord, Job, JobKind, JobSignal, JobState, Store, StoreError};
-use veriframe_core::scores::{Effective, Inputs, score};
+use veriframe_core::scores::score_session;
 use veriframe_core::session::Session;
 use veriframe_core::status::OnboardingStatus;
 use veriframe_core::verification::{CaptureKind, DocumentData, FaceFindings};
@@ -536,25 +536,17 @@ impl Pipeline {
             }
             None => None,
         };
-        let scores = score(&Inputs {
-            modules: &flow.config.modules,
-            thresholds: Effective::from(&flow.config.thresholds),
-            document: results.document.as_ref(),
-            document_data: document_data.as_ref(),
-            custom_fields: &session.custom_fields,
-            face: results.face.as_ref(),
-            liveness: results.liveness.as_ref(),
-        });
+        let scores = score_session(&session.custom_fields, flow, &results, document_data.as_ref());
         let now = self.clock.now();
         self.store.save_scores(session.tenant_id, session.id, &scores, now).await?;
-        let open = [
-            OnboardingStatus::Unknown,
-            OnboardingStatus::IdValidationFinished,
-            OnboardingStatus::PostProcessingFinished,
-            OnboardingStatus::FaceValidationFinished,
-        ];
         self.store
-            .transition_status(session.tenant_id, session.id, &open, OnboardingStatus::OnboardingFinished, now)
+            .transition_status(
+                session.tenant_id,
+                session.id,
+                &OnboardingStatus::IN_PROGRESS,
+                OnboardingStatus::OnboardingFinished,
+                now,
+            )
             .await?;
         tracing::info!(interview_id = %session.id, overall = scores.overall.verdict.as_str(), "session verified");
         Ok(())

@@ -34,9 +34,7 @@ async fn onboard(app: &TestApp, inputs: &Inputs, pause: Duration) -> Timings {
     let (token, _) = app.start_session().await;
     let session = app.client.session(&token);
     let url = session.onboarding_url().await.unwrap().url;
-    let link = url.rsplit('/').next().unwrap();
-    let opened: Value =
-        http.post(app.url("flow/api/open")).json(&json!({"link": link})).send().await.unwrap().json().await.unwrap();
+    let opened = app.open_link(&url).await;
     let flow = opened["flowToken"].as_str().unwrap().to_owned();
     let post = |path: &str| http.post(app.url(&format!("flow/api/{path}"))).bearer_auth(&flow);
     post("consent").json(&json!({"accepted": true})).send().await.unwrap();

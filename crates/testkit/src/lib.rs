@@ -312,6 +312,19 @@ impl TestApp {
         format!("{}/{}", self.base_url, path.trim_start_matches('/'))
     }
 
+    /// Opens an onboarding link as the hosted page does (`POST /flow/api/open`); `url_or_link`
+    /// is the onboarding URL or its secret. Returns the answer (`flowToken`, `state`); panics
+    /// unless it is 200, so callers that expect a refusal send the request themselves.
+    pub async fn open_link(&self, url_or_link: &str) -> serde_json::Value {
+        let link = url_or_link.rsplit('/').next().unwrap_or(url_or_link);
+        let r = self.http().post(self.url("flow/api/open")).json(&serde_json::json!({"link": link})).send().await;
+        let r = r.expect("POST /flow/api/open");
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.expect("a JSON answer");
+        assert_eq!(status, 200, "opening the link: {body}");
+        body
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }

@@ -22,18 +22,7 @@ on_both_backends!(
 async fn open(app: &TestApp) -> String {
     let (token, _) = app.start_session().await;
     let url = app.client.session(&token).onboarding_url().await.unwrap().url;
-    let link = url.rsplit('/').next().unwrap();
-    let opened: Value = app
-        .http()
-        .post(app.url("flow/api/open"))
-        .json(&json!({"link": link}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    opened["flowToken"].as_str().unwrap().to_owned()
+    app.open_link(&url).await["flowToken"].as_str().unwrap().to_owned()
 }
 
 fn upload(app: &TestApp, token: &str, kind: &str, content_type: &str, body: Vec<u8>) -> reqwest::RequestBuilder {

@@ -146,16 +146,7 @@ async fn frame_ancestors_follow_the_flows_allowed_origins(backend: Backend) {
     assert_eq!(directive(r.headers(), "frame-ancestors"), "https://shop.example.com http://localhost:3000");
 
     // The page posts its events to the same origins.
-    let opened: Value = app
-        .http()
-        .post(app.url("flow/api/open"))
-        .json(&json!({"link": link}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let opened = app.open_link(&link).await;
     assert_eq!(opened["state"]["allowedOrigins"], json!(["https://shop.example.com", "http://localhost:3000"]));
 
     // Once the link has expired the page still says so, and is still framable only there.
@@ -180,8 +171,7 @@ async fn the_static_flow_url_starts_a_session(backend: Backend) {
     let page = http.get(app.url(&location)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains(r#"<html lang="es-ES">"#));
-    let opened: Value =
-        http.post(app.url("flow/api/open")).json(&json!({"link": link})).send().await.unwrap().json().await.unwrap();
+    let opened = app.open_link(link).await;
     assert_eq!(opened["state"]["language"], "es-ES");
     let interview_id = InterviewId::parse(opened["state"]["interviewId"].as_str().unwrap()).unwrap();
     let tenant = app.provisioning().tenant(&ClientId::parse(&app.client_id).unwrap()).await.unwrap();
@@ -202,15 +192,7 @@ async fn the_static_flow_url_starts_a_session(backend: Backend) {
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     let other = header(again.headers(), "location").to_owned();
     assert_ne!(other, location);
-    let opened: Value = http
-        .post(app.url("flow/api/open"))
-        .json(&json!({"link": other.strip_prefix("/flow/").unwrap()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let opened = app.open_link(&other).await;
     let second = InterviewId::parse(opened["state"]["interviewId"].as_str().unwrap()).unwrap();
     assert_ne!(second, interview_id);
     let session = app.store.session(tenant.id, second).await.unwrap().unwrap();
