@@ -76,8 +76,8 @@ pub struct SecretRecord {
 pub trait SecretStore: Send + Sync {
     async fn insert_secret(&self, record: &SecretRecord) -> StoreResult<()>;
     async fn secret(&self, hash: &SecretHash) -> StoreResult<Option<SecretRecord>>;
-    /// Moves a secret's expiry later (never earlier); `false` when it does not exist.
-    async fn extend_secret(&self, hash: &SecretHash, until: OffsetDateTime) -> StoreResult<bool>;
+    /// Moves a secret's expiry later (never earlier); nothing happens to an unknown hash.
+    async fn extend_secret(&self, hash: &SecretHash, until: OffsetDateTime) -> StoreResult<()>;
     /// Deletes records that expired before `before`; returns how many.
     async fn delete_expired_secrets(&self, before: OffsetDateTime) -> StoreResult<u64>;
     /// The secret and, when it names a session of its own tenant, that session's status: one

@@ -266,19 +266,14 @@ impl SecretStore for PostgresStore {
         .transpose()
     }
 
-    async fn extend_secret(&self, hash: &SecretHash, until: OffsetDateTime) -> StoreResult<bool> {
+    async fn extend_secret(&self, hash: &SecretHash, until: OffsetDateTime) -> StoreResult<()> {
         sqlx::query("UPDATE secrets SET expires_at = $1 WHERE hash = $2 AND expires_at < $1")
             .bind(until)
             .bind(hash.as_bytes().as_slice())
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        let exists = sqlx::query("SELECT 1 FROM secrets WHERE hash = $1")
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(exists.is_some())
+        Ok(())
     }
 
     async fn delete_expired_secrets(&self, before: OffsetDateTime) -> StoreResult<u64> {

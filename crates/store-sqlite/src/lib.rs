@@ -291,20 +291,14 @@ impl SecretStore for SqliteStore {
         .transpose()
     }
 
-    async fn extend_secret(&self, hash: &SecretHash, until: OffsetDateTime) -> StoreResult<bool> {
-        sqlx::query("UPDATE secrets SET expires_at = ? WHERE hash = ? AND expires_at < ?")
+    async fn extend_secret(&self, hash: &SecretHash, until: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE secrets SET expires_at = ?1 WHERE hash = ?2 AND expires_at < ?1")
             .bind(ms(until))
             .bind(hash.as_bytes().as_slice())
-            .bind(ms(until))
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        let exists = sqlx::query("SELECT 1 FROM secrets WHERE hash = ?")
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(exists.is_some())
+        Ok(())
     }
 
     async fn delete_expired_secrets(&self, before: OffsetDateTime) -> StoreResult<u64> {
