@@ -1,0 +1,18 @@
+//! Synthetic inputs for tests and the liveness lab: a person turning their head, rendered from
+//! one frontal photo; the attacks a head-turn check must stop (a printed photo held still or
+//! tilted, a replay on a phone screen); and the hosted page's sampling of the camera.
+//!
+//! Nothing here touches a model: callers detect the face once (its keypoints place the 3D face
+//! model) and pass the keypoints in. Everything is deterministic for a given seed, so a failure
+//! in a test or a lab run can be replayed exactly.
+#![forbid(unsafe_code)]
+
+pub mod attack;
+pub mod camera;
+pub mod face3d;
+pub mod film;
+pub mod motion;
+pub mod rng;
+pub mod sampling;
+
+pub use rng::Rng;
