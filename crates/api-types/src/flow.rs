@@ -104,16 +104,36 @@ pub struct CaptureResponse {
 }
 
 /// `POST /flow/api/challenge` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeResponse {
     pub challenge_id: String,
     /// `left` or `right`, from the person's point of view.
     pub direction: String,
-    /// Frames to send, the first frontal.
-    pub frames: u32,
-    pub frame_interval_ms: u32,
     pub expires_at: i64,
+    /// How to film the answer.
+    pub film: FilmSpec,
+}
+
+/// How the page films a head turn: a frame every `intervalMs` from the moment it starts, the
+/// arrow at `promptAtMs`, on for `afterPromptMs` more; of each camera frame it keeps the centred
+/// region `cropHeight` of the frame's height tall and `cropAspect` wide (width over height),
+/// scaled to at most `maxSide` pixels, as JPEG at `quality` (1–100); the first frame is also
+/// sent whole, at most `keyMaxSide` pixels, at `keyQuality`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilmSpec {
+    pub interval_ms: u32,
+    pub prompt_at_ms: u32,
+    pub after_prompt_ms: u32,
+    pub crop_height: f32,
+    pub crop_aspect: f32,
+    pub max_side: u32,
+    pub quality: u8,
+    pub key_max_side: u32,
+    pub key_quality: u8,
+    /// Most frames an answer may carry.
+    pub max_frames: u32,
 }
 
 /// `POST /flow/api/handoff` response.

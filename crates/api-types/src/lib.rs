@@ -31,6 +31,11 @@ pub struct ErrorBody {
     pub message: String,
     /// The request path.
     pub path: String,
+    /// A stable machine-readable reason, where one helps the caller decide what to do:
+    /// `RATE_LIMITED` (429), `SERVER_BUSY` (503, retry after `Retry-After`), or the capture
+    /// problem code of an image that cannot be used (`UNREADABLE_IMAGE`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// `POST /omni/start` body. Every field is optional on the wire; `configurationId` is required

@@ -70,6 +70,11 @@ pub struct LivenessScore {
     #[serde(default = "ScoreValue::unknown")]
     pub photo_quality: ScoreValue,
     pub overall: ScoreValue,
+    /// veriframe's addition: the checks that took part in the verdict — `headTurn` always,
+    /// `passivePadFilm` and `passivePadSelfie` when the anti-spoofing models are installed,
+    /// `selfieIdentity` when the session has a selfie. Absent from Incode's answers.
+    #[serde(default)]
+    pub checks: Vec<String>,
 }
 
 /// Face match between the document portrait and the selfie.

@@ -10,7 +10,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use veriframe_core::blob::{BlobError, BlobKey, BlobStore};
+use veriframe_core::blob::{BlobError, BlobKey, BlobListing, BlobStore};
 
 use crate::envelope::{self, SealError};
 use crate::master_key::Keyring;
@@ -153,6 +153,30 @@ impl BlobStore for EncryptedStore {
             }
         }
         Ok(count)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobListing>, BlobError> {
+        let trimmed = prefix.trim_end_matches('/');
+        let prefix = (!trimmed.is_empty())
+            .then(|| Path::parse(trimmed).map_err(|e| BlobError::Other(format!("prefix {trimmed}: {e}"))))
+            .transpose()?;
+        let mut listed = self.inner.list(prefix.as_ref());
+        let mut out = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = match meta {
+                Ok(meta) => meta,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(unavailable(e)),
+            };
+            if let Some(key) = BlobKey::parse(meta.location.as_ref()) {
+                let modified = time::OffsetDateTime::from_unix_timestamp_nanos(
+                    meta.last_modified.timestamp_nanos_opt().map_or(0, i128::from),
+                )
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                out.push(BlobListing { key, modified });
+            }
+        }
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<(), BlobError> {

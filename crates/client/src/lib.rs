@@ -32,7 +32,8 @@ pub enum ClientError {
     #[error("HTTP {status}: {}", body.message)]
     Api {
         status: u16,
-        body: ErrorBody,
+        /// Boxed: the body is large and errors are the rare path.
+        body: Box<ErrorBody>,
         /// The server's `x-request-id`, to find the request in its log.
         request_id: Option<String>,
     },
@@ -249,7 +250,7 @@ async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T> {
 
 fn error_from<T>(status: StatusCode, bytes: &[u8], request_id: Option<String>) -> Result<T> {
     match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => Err(ClientError::Api { status: status.as_u16(), body, request_id }),
+        Ok(body) => Err(ClientError::Api { status: status.as_u16(), body: Box::new(body), request_id }),
         Err(_) => Err(ClientError::Status { status: status.as_u16(), request_id }),
     }
 }

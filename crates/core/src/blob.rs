@@ -38,6 +38,24 @@ impl BlobKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The tenant and session a key belongs to (every key is made under one).
+    pub fn owner(&self) -> Option<(TenantId, InterviewId)> {
+        let mut parts = self.0.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("tenants"), Some(tenant), Some("sessions"), Some(session)) => {
+                Some((tenant.parse().ok()?, session.parse().ok()?))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One stored blob, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobListing {
+    pub key: BlobKey,
+    pub modified: time::OffsetDateTime,
 }
 
 impl fmt::Display for BlobKey {
@@ -76,6 +94,9 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
     /// Removes every blob under a prefix (from [`BlobKey::session_prefix`]); returns how many.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError>;
+    /// Every blob under a prefix, for the sweeper of orphaned blobs. Objects whose names are
+    /// not keys of ours are skipped.
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobListing>, BlobError>;
     /// Cheap round trip for readiness probes.
     async fn ping(&self) -> Result<(), BlobError>;
     /// Which backend this is, for logs.
@@ -94,7 +115,9 @@ mod tests {
         let b = BlobKey::for_session(t, s, "front");
         assert_ne!(a, b);
         assert!(a.as_str().starts_with(&BlobKey::session_prefix(t, s)));
-        assert_eq!(BlobKey::parse(a.as_str()), Some(a));
+        assert_eq!(BlobKey::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(a.owner(), Some((t, s)));
+        assert_eq!(BlobKey::parse("tenants/x/other").and_then(|k| k.owner()), None);
         for bad in ["", "/etc/passwd", "tenants/../x", "tenants/a//b", "tenants/a b", "other/x"] {
             assert!(BlobKey::parse(bad).is_none(), "{bad}");
         }

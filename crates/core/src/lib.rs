@@ -10,11 +10,14 @@
 pub mod auth;
 pub mod blob;
 pub mod capture;
+pub mod challenge;
 pub mod clock;
 pub mod flow;
 pub mod ids;
+pub mod lockout;
 pub mod password;
 pub mod ports;
+pub mod reconcile;
 pub mod results;
 pub mod scores;
 pub mod secret;

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::blob::BlobKey;
-use crate::flow::Flow;
+use crate::challenge::{Film, TurnDirection};
+use crate::flow::{Flow, FlowConfig};
 use crate::ids::{AdminId, ApiKeyId, CaptureId, ChallengeId, ClientId, FlowId, InterviewId, JobId, TenantId};
 use crate::scores::Scores;
 use crate::secret::{SecretHash, SecretKind};
@@ -58,6 +59,8 @@ pub trait FlowStore: Send + Sync {
     async fn create_flow(&self, flow: &Flow) -> StoreResult<()>;
     async fn flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<Option<Flow>>;
     async fn list_flows(&self, tenant: TenantId) -> StoreResult<Vec<Flow>>;
+    /// Replaces a flow's configuration; `false` when the tenant has no such flow.
+    async fn update_flow_config(&self, tenant: TenantId, id: FlowId, config: &FlowConfig) -> StoreResult<bool>;
 }
 
 /// A bearer secret's stored record (everything but the secret).
@@ -139,6 +142,9 @@ pub struct CaptureRecord {
     /// `camera` or `upload`.
     pub source: String,
     pub challenge_id: Option<ChallengeId>,
+    /// For a head-turn film: the liveness verdict computed when it arrived (the one the page
+    /// showed, and the one the scores read).
+    pub liveness: Option<LivenessFindings>,
     pub idempotency_key: Option<String>,
     pub created_at: OffsetDateTime,
 }
@@ -149,21 +155,52 @@ pub struct ChallengeRecord {
     pub id: ChallengeId,
     pub tenant_id: TenantId,
     pub session_id: InterviewId,
-    /// `left` or `right`.
-    pub direction: String,
+    pub direction: TurnDirection,
+    /// When the page shows the arrow, after filming starts.
+    pub prompt_at_ms: u32,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub answered_at: Option<OffsetDateTime>,
 }
 
+/// A capture and everything its acceptance implies, stored together in one transaction: the
+/// capture row, the images it registers, the jobs it makes ready and the challenge it answers.
+/// Either all of it is stored or none of it, so an accepted upload can never be half-recorded.
+/// The blobs it names are written before the commit; a commit that fails leaves them orphaned
+/// for the sweeper, never referenced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureCommit {
+    pub capture: CaptureRecord,
+    /// Images to register under their names (`fullFrameFrontID`, `croppedFrontID`, ...).
+    pub images: Vec<(String, BlobKey)>,
+    /// Jobs to queue (due at the capture's time), with [`JobStore::enqueue_job`]'s rules.
+    pub jobs: Vec<JobKind>,
+    /// The challenge this capture answers: marked answered in the same transaction; nothing is
+    /// stored when it had already been answered.
+    pub answers_challenge: Option<ChallengeId>,
+}
+
+/// What [`CaptureStore::commit_capture`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Stored; the images these replaced are no longer referenced (the caller deletes them).
+    Stored { replaced: Vec<BlobKey> },
+    /// The challenge had been answered already; nothing was stored.
+    ChallengeAlreadyAnswered,
+}
+
 #[async_trait]
 pub trait CaptureStore: Send + Sync {
-    /// Conflict when the session already has a capture with the same idempotency key.
-    async fn insert_capture(&self, capture: &CaptureRecord) -> StoreResult<()>;
+    /// Stores a capture with its images, jobs and challenge in one transaction. Conflict when
+    /// the session already has a capture of the same kind with the same idempotency key.
+    async fn commit_capture(&self, commit: &CaptureCommit) -> StoreResult<Committed>;
+    /// The session's capture of `kind` stored under an idempotency key (keys are scoped to the
+    /// session and the capture kind).
     async fn capture_by_idempotency_key(
         &self,
         tenant: TenantId,
         session: InterviewId,
+        kind: CaptureKind,
         key: &str,
     ) -> StoreResult<Option<CaptureRecord>>;
     /// All attempts of a session, oldest first.
@@ -175,12 +212,23 @@ pub trait CaptureStore: Send + Sync {
         session: InterviewId,
         id: ChallengeId,
     ) -> StoreResult<Option<ChallengeRecord>>;
-    /// Marks the challenge answered; `false` when it already was (a challenge is answered once).
-    async fn answer_challenge(&self, tenant: TenantId, id: ChallengeId, at: OffsetDateTime) -> StoreResult<bool>;
     /// Records the person's consent (first time only).
     async fn record_consent(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()>;
-    /// Records that the page submitted the session for verification (first time only).
-    async fn record_submission(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()>;
+    /// Records that the page submitted the session (first time only) and queues its `finalize`
+    /// job, in one transaction: a submitted session always has its finalize job.
+    async fn submit_session(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()>;
+    /// Sessions that may be missing work, for the reconciler: unexpired, unfinished sessions
+    /// that were submitted before `before` without a finalize job, or that have an accepted
+    /// capture taken in `(after, before]` with no job of its kind queued since. Ordered by
+    /// interview id, starting after `cursor`, at most `limit`.
+    async fn reconcile_candidates(
+        &self,
+        now: OffsetDateTime,
+        after: OffsetDateTime,
+        before: OffsetDateTime,
+        cursor: Option<InterviewId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(TenantId, InterviewId)>>;
 }
 
 /// What a verification job does.
@@ -329,6 +377,9 @@ pub trait ResultStore: Send + Sync {
         at: OffsetDateTime,
     ) -> StoreResult<Option<BlobKey>>;
     async fn images(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<(String, BlobKey)>>;
+    /// Every blob the session's rows refer to (captures, images, document data), for the
+    /// sweeper of orphaned blobs.
+    async fn referenced_blobs(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<BlobKey>>;
 }
 
 /// Everything the application stores, behind one handle.
@@ -347,13 +398,19 @@ pub trait Store:
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     async fn hash(&self, password: String) -> Result<String, PasswordError>;
-    /// `false` for a wrong password or a malformed stored hash.
-    async fn verify(&self, password: String, hash: String) -> bool;
+    /// `Ok(false)` for a wrong password or a malformed stored hash.
+    async fn verify(&self, password: String, hash: String) -> Result<bool, PasswordError>;
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct PasswordError(pub String);
+pub enum PasswordError {
+    /// Every hashing slot is taken and the queue is full (each hash holds ~19 MiB): come back
+    /// after `retry_after`.
+    #[error("password hashing is busy")]
+    Busy { retry_after: std::time::Duration },
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
 /// A capture image after its immediate check.
 #[derive(Debug, Clone)]
@@ -368,11 +425,26 @@ pub struct CheckedImage {
     pub height: u32,
 }
 
-/// Head-turn frames after their immediate check.
+/// A head-turn film to judge, with what was asked and the selfie it must match.
 #[derive(Debug, Clone)]
-pub struct CheckedFrames {
-    pub frames: Vec<Vec<u8>>,
+pub struct FilmCheck {
+    pub direction: TurnDirection,
+    pub prompt_at_ms: u32,
+    pub film: Film,
+    /// The session's accepted selfie (stored JPEG), when it has one.
+    pub selfie: Option<Vec<u8>>,
+}
+
+/// A head-turn film after its check: the verdict, computed once.
+#[derive(Debug, Clone)]
+pub struct CheckedFilm {
+    /// What the person should do differently (empty when every check passed).
     pub problems: Vec<CaptureProblem>,
+    pub findings: LivenessFindings,
+    /// The sharp first frame, re-encoded without metadata, for the record.
+    pub key_jpeg: Option<Vec<u8>>,
+    /// The whole film as one stored object (frames and timestamps).
+    pub film_blob: Vec<u8>,
 }
 
 /// Why an upload could not be checked at all.
@@ -381,6 +453,9 @@ pub enum AnalyzeError {
     /// Not an image, truncated, unsupported, or beyond the decoding limits (bombs included).
     #[error("{0}")]
     BadImage(String),
+    /// The engine's queue is full: come back after `retry_after`.
+    #[error("the verification engine is busy")]
+    Busy { retry_after: std::time::Duration },
     /// The engine failed; the message is for logs.
     #[error("analysis failed: {0}")]
     Internal(String),
@@ -392,9 +467,9 @@ pub enum AnalyzeError {
 pub trait CaptureAnalyzer: Send + Sync {
     /// Checks a document side or a selfie.
     async fn check_image(&self, kind: CaptureKind, bytes: Vec<u8>) -> Result<CheckedImage, AnalyzeError>;
-    /// Checks a head-turn sequence (frames in capture order, the first frontal) for the asked
-    /// direction (`left`/`right`, from the person's point of view).
-    async fn check_frames(&self, direction: &str, frames: Vec<Vec<u8>>) -> Result<CheckedFrames, AnalyzeError>;
+    /// Judges a head-turn film: the head turn, passive PAD when installed, and the film's face
+    /// against the selfie. The one computation of the liveness verdict.
+    async fn check_film(&self, check: FilmCheck) -> Result<CheckedFilm, AnalyzeError>;
     /// Whether the engine is loaded and usable (readiness).
     fn ready(&self) -> bool;
 }

@@ -7,8 +7,9 @@
 //! - Any failed section fails the session; otherwise any warning warns; otherwise `OK`.
 //! - Face match: the calibrated similarity (50 at the engine's distance threshold) against
 //!   `faceMatchOk` (default 50) and `faceMatchWarn` (default 35).
-//! - Liveness: the head-turn challenge must pass (turned the asked way, came back, same person
-//!   throughout); the score then grows with how far past the required turn the head went
+//! - Liveness: every check of the verdict stored with the film must pass (the head turn: turned
+//!   the asked way and back, the same person throughout and the selfie's; passive PAD on the
+//!   film and the selfie when installed); the score then grows with how far past the required turn the head went
 //!   (50 at exactly the required turn, 100 at twice it) and is capped by the passive
 //!   anti-spoofing probability when that model is installed. `livenessOk` (default 50) and
 //!   `livenessWarn` (default 30) apply to that score.
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::{Modules, Thresholds};
 use crate::text::CustomFields;
-use crate::verification::{DocumentData, DocumentFindings, FaceFindings, ImageQuality, LivenessFindings};
+use crate::verification::{DocumentData, DocumentFindings, FaceFindings, ImageQuality, LivenessCheck, LivenessFindings};
 
 /// A verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -105,6 +106,8 @@ pub struct Liveness {
     pub score: Block,
     pub photo_quality: Block,
     pub overall: Block,
+    /// The checks that took part (passive PAD only when its models are installed).
+    pub checks: Vec<LivenessCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,8 +266,8 @@ fn reason(
             if inputs.face.is_some_and(|f| f.face_match.is_some_and(|m| !m.is_match)) {
                 details.push("the selfie does not match the document portrait");
             }
-            if inputs.liveness.is_some_and(|l| !l.challenge_passed) {
-                details.push("the head-turn liveness check failed");
+            if inputs.liveness.is_some_and(|l| !l.live) {
+                details.push("the liveness check failed");
             }
             let failed = join(&names_of(sections, |b| verdict_of(b) == Verdict::Fail));
             if details.is_empty() {
@@ -417,7 +420,7 @@ fn face_recognition(f: &FaceFindings, t: &Effective) -> FaceRecognition {
 
 /// The liveness score described in the module documentation.
 pub fn liveness_score(l: &LivenessFindings) -> f32 {
-    if !l.challenge_passed || l.required_turn <= 0.0 {
+    if !l.live || l.required_turn <= 0.0 {
         return 0.0;
     }
     let margin = ((l.peak_turn - l.required_turn) / l.required_turn).clamp(0.0, 1.0);
@@ -430,7 +433,7 @@ pub fn liveness_score(l: &LivenessFindings) -> f32 {
 
 fn liveness(l: &LivenessFindings, face: Option<&FaceFindings>, t: &Effective) -> Liveness {
     let value = liveness_score(l);
-    let verdict = if !l.challenge_passed {
+    let verdict = if !l.live {
         Verdict::Fail
     } else if value >= t.liveness_ok {
         Verdict::Ok
@@ -443,7 +446,7 @@ fn liveness(l: &LivenessFindings, face: Option<&FaceFindings>, t: &Effective) ->
         Block::number(b, if (60.0..=220.0).contains(&b) { Verdict::Ok } else { Verdict::Warn })
     });
     let score = Block::number(value, verdict);
-    Liveness { overall: score.clone(), score, photo_quality }
+    Liveness { overall: score.clone(), score, photo_quality, checks: l.checks.clone() }
 }
 
 #[cfg(test)]
@@ -494,8 +497,10 @@ mod tests {
 
     fn live(peak: f32, passive: Option<f32>) -> LivenessFindings {
         LivenessFindings {
-            direction: "left".into(),
-            frames: 7,
+            direction: crate::challenge::TurnDirection::Left,
+            frames: 50,
+            checks: vec![LivenessCheck::HeadTurn],
+            live: true,
             turned: true,
             returned: true,
             same_person: true,
@@ -554,6 +559,7 @@ mod tests {
     fn a_failed_challenge_fails_liveness_whatever_the_passive_score() {
         let mut still = live(0.01, Some(0.99));
         still.challenge_passed = false;
+        still.live = false;
         still.turned = false;
         let s = run(Some(&good_document()), Some(&face(80.0)), Some(&still));
         assert_eq!(s.liveness.as_ref().unwrap().overall.verdict, Verdict::Fail);
@@ -666,6 +672,7 @@ mod tests {
         ) {
             let mut l = live(peak, passive);
             l.challenge_passed = passed && peak >= l.required_turn;
+            l.live = l.challenge_passed;
             let mut d = good_document();
             d.check_digits.expiry_date = Some(digit);
             let s = run(Some(&d), Some(&face(similarity)), Some(&l));

@@ -10,13 +10,14 @@ use crate::auth::{FlowAuth, KeyAuth, SessionAccess, TokenAuth};
 use crate::clock::Clock;
 use crate::flow::{Flow, FlowConfig};
 use crate::ids::{AdminId, ApiKeyId, ClientId, FlowId, InterviewCode, InterviewId, TenantId};
+use crate::lockout::{Locked, Lockout, LockoutPolicy};
 use crate::password;
-use crate::ports::{PasswordHasher, SecretRecord, Store, StoreError};
+use crate::ports::{PasswordError, PasswordHasher, SecretRecord, Store, StoreError};
 use crate::secret::{Secret, SecretKind};
 use crate::session::Session;
 use crate::status::OnboardingStatus;
 use crate::tenant::{Admin, ApiKey, Tenant};
-use crate::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, InvalidValue, Language};
+use crate::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, InvalidValue, Language, Origin};
 
 /// Why a credential was refused. The text is safe to return to the caller: it never says
 /// whether a key exists for another tenant.
@@ -27,6 +28,8 @@ pub enum CredentialProblem {
     Expired,
     Revoked,
     WrongTenant,
+    /// The session behind the token is over (expired or finished): it takes no new link.
+    SessionEnded,
 }
 
 /// Everything a use case can refuse. The HTTP layer maps each variant to one status code.
@@ -47,6 +50,10 @@ pub enum ServiceError {
     /// Bad input (400).
     #[error("{0}")]
     Invalid(String),
+    /// An upload that is not a usable image: not an image of its type, truncated, too small or
+    /// over the pixel budget (400, code `UNREADABLE_IMAGE`).
+    #[error("{0}")]
+    Image(String),
     /// The request is well formed but the session's state forbids it (400 as well, with its own
     /// message: Incode's clients treat every 4xx alike).
     #[error("{0}")]
@@ -54,6 +61,12 @@ pub enum ServiceError {
     /// A uniqueness rule (CLI provisioning).
     #[error("{0}")]
     Conflict(String),
+    /// Too many requests of this kind from this caller or for this account (HTTP 429).
+    #[error("{reason}; retry in {} s", retry_after.as_secs().max(1))]
+    Throttled { reason: &'static str, retry_after: std::time::Duration },
+    /// The server is at capacity for this kind of work (HTTP 503); nothing was done.
+    #[error("the server is busy; retry in {} s", retry_after.as_secs().max(1))]
+    Busy { retry_after: std::time::Duration },
     /// Storage failed; the message is for logs, not for callers.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -78,6 +91,7 @@ fn token_message(p: CredentialProblem) -> &'static str {
         CredentialProblem::Missing => "missing X-Incode-Hardware-Id token",
         CredentialProblem::Expired => "the token has expired",
         CredentialProblem::WrongTenant => "the token does not belong to this API key's tenant",
+        CredentialProblem::SessionEnded => "the session has ended (expired or finished); start a new session",
         CredentialProblem::Revoked | CredentialProblem::Invalid => "invalid token",
     }
 }
@@ -168,6 +182,7 @@ pub struct Onboarding {
     clock: Arc<dyn Clock>,
     passwords: Arc<dyn PasswordHasher>,
     settings: Settings,
+    lockout: Arc<Lockout>,
 }
 
 impl std::fmt::Debug for Onboarding {
@@ -183,7 +198,13 @@ impl Onboarding {
         passwords: Arc<dyn PasswordHasher>,
         settings: Settings,
     ) -> Self {
-        Self { store, clock, passwords, settings }
+        Self { store, clock, passwords, settings, lockout: Arc::new(Lockout::default()) }
+    }
+
+    /// Replaces the default executive log-in lockout policy.
+    pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
+        self.lockout = Arc::new(Lockout::new(policy));
+        self
     }
 
     pub fn settings(&self) -> &Settings {
@@ -403,6 +424,11 @@ impl Onboarding {
     pub async fn onboarding_url(&self, access: &SessionAccess) -> ServiceResult<OnboardingLink> {
         let (session, flow) = self.session_and_flow(access).await?;
         let now = self.clock.now();
+        // An expired or finished session takes no more captures, so a link to it would only
+        // open onto a dead end.
+        if session.effective_status(now).is_closed() {
+            return Err(ServiceError::Token(CredentialProblem::SessionEnded));
+        }
         let ttl = Duration::minutes(i64::from(flow.config.onboarding_link_expiration_minutes));
         let link = self.issue(SecretKind::Link, session.tenant_id, Some(session.id), None, now, ttl).await?;
         Ok(OnboardingLink {
@@ -494,18 +520,35 @@ impl Onboarding {
         Ok(Finished { status, redirection_url, action })
     }
 
-    /// `/executive/log-in`: an executive token for an administrator of the key's tenant.
+    /// `/executive/log-in`: an executive token for an administrator of the key's tenant. An
+    /// account that failed too often is locked (see [`crate::lockout`]): while it is, no
+    /// password is checked and the caller hears when to come back.
     pub async fn executive_login(&self, key: &KeyAuth, email: &str, password: &str) -> ServiceResult<Secret> {
+        let tenant = key.tenant.id;
+        let locked = |Locked(wait): Locked| ServiceError::Throttled {
+            reason: "too many failed log-ins for this account",
+            retry_after: std::time::Duration::try_from(wait).unwrap_or_default(),
+        };
+        self.lockout.check(tenant, email, self.clock.now()).map_err(locked)?;
         let admin = match Email::parse(email) {
-            Ok(email) => self.store.admin_by_email(key.tenant.id, &email).await?,
+            Ok(email) => self.store.admin_by_email(tenant, &email).await?,
             Err(_) => None,
         };
         let stored_hash = admin.as_ref().map_or_else(|| password::decoy_hash().to_owned(), |a| a.password_hash.clone());
-        let verified = self.passwords.verify(password.to_owned(), stored_hash).await;
-        let admin = admin.filter(|_| verified).ok_or(ServiceError::Login)?;
+        let verified = self.passwords.verify(password.to_owned(), stored_hash).await.map_err(password_error)?;
+        let Some(admin) = admin.filter(|_| verified) else {
+            return Err(match self.lockout.failed(tenant, email, self.clock.now()) {
+                Some(lock) => {
+                    tracing::warn!(tenant_id = %tenant, "executive account locked after repeated failures");
+                    locked(lock)
+                }
+                None => ServiceError::Login,
+            });
+        };
+        self.lockout.succeeded(tenant, email);
         let now = self.clock.now();
         let token = self
-            .issue(SecretKind::Executive, key.tenant.id, None, Some(admin.id), now, self.settings.executive_token_ttl)
+            .issue(SecretKind::Executive, tenant, None, Some(admin.id), now, self.settings.executive_token_ttl)
             .await?;
         tracing::info!(admin_id = %admin.id, "executive logged in");
         Ok(token)
@@ -519,6 +562,9 @@ impl Onboarding {
         let access = SessionAccess::new(record.tenant_id, session_id);
         let (session, _flow) = self.session_and_flow(&access).await?;
         let now = self.clock.now();
+        if session.effective_status(now).is_closed() {
+            return Err(ServiceError::Token(CredentialProblem::SessionEnded));
+        }
         // Once opened, the link lives as long as its session, so a reload (after granting the
         // camera, after a crash of the tab) finds the flow again instead of an expired link.
         self.store.extend_secret(&record.hash, session.expires_at).await?;
@@ -535,6 +581,9 @@ pub struct Provisioning {
     clock: Arc<dyn Clock>,
     passwords: Arc<dyn PasswordHasher>,
 }
+
+/// The origins of the demo integrator, which the first-start flow may be framed by.
+pub const DEMO_INTEGRATOR_ORIGINS: [&str; 2] = ["http://127.0.0.1:3000", "http://localhost:3000"];
 
 /// What the very first start creates and prints once.
 #[derive(Debug, Clone)]
@@ -622,11 +671,23 @@ impl Provisioning {
         self.store.flow(tenant.id, id).await?.ok_or(ServiceError::NotFound("flow"))
     }
 
+    /// Replaces the origins allowed to embed a flow; an empty list frames it nowhere else.
+    pub async fn set_allowed_origins(&self, tenant: &Tenant, id: FlowId, origins: Vec<Origin>) -> ServiceResult<Flow> {
+        let mut flow = self.flow(tenant, id).await?;
+        flow.config.allowed_origins = origins;
+        flow.config.check().map_err(|problems| {
+            ServiceError::Invalid(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        })?;
+        if !self.store.update_flow_config(tenant.id, id, &flow.config).await? {
+            return Err(ServiceError::NotFound("flow"));
+        }
+        Ok(flow)
+    }
+
     pub async fn create_admin(&self, tenant: &Tenant, email: &str, password: &str) -> ServiceResult<Admin> {
         let email = Email::parse(email)?;
         password::check_new_password(password)?;
-        let password_hash =
-            self.passwords.hash(password.to_owned()).await.map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let password_hash = self.passwords.hash(password.to_owned()).await.map_err(password_error)?;
         let now = self.clock.now();
         let admin = Admin { id: AdminId::generate(now), tenant_id: tenant.id, email, password_hash, created_at: now };
         self.store
@@ -654,8 +715,18 @@ impl Provisioning {
             Err(e) => return Err(e),
         };
         let (_, api_key) = self.create_api_key(&tenant, "created on first start").await?;
-        let flow = self.create_flow(&tenant, "Default onboarding", FlowConfig::default()).await?;
+        // The demo integrator (examples/integrator) serves its page on port 3000 by either name.
+        let allowed_origins = DEMO_INTEGRATOR_ORIGINS.iter().map(|o| Origin::parse(o)).collect::<Result<_, _>>()?;
+        let config = FlowConfig { allowed_origins, ..FlowConfig::default() };
+        let flow = self.create_flow(&tenant, "Default onboarding", config).await?;
         Ok(Some(Bootstrapped { tenant, api_key, flow }))
+    }
+}
+
+fn password_error(e: PasswordError) -> ServiceError {
+    match e {
+        PasswordError::Busy { retry_after } => ServiceError::Busy { retry_after },
+        PasswordError::Failed(detail) => ServiceError::Store(StoreError::Other(detail)),
     }
 }
 

@@ -260,6 +260,9 @@ impl CustomFields {
             if text.chars().count() > Self::MAX_VALUE_LEN {
                 return Err(err("values are at most 1024 characters"));
             }
+            if text.contains('\0') {
+                return Err(err("values may not contain NUL characters"));
+            }
             fields.insert(key.clone(), text);
         }
         Ok(Self(fields))

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::challenge::TurnDirection;
+
 /// What the person is asked to capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,16 +56,24 @@ pub enum CaptureProblem {
     Glare,
     MrzUnreadable,
     WrongSide,
-    NoTurn,
+    /// The head did not turn far enough toward the asked side (`NO_TURN` before).
+    #[serde(alias = "NO_TURN")]
+    TurnTooSmall,
     WrongDirection,
     DidNotReturn,
     DifferentPerson,
     NotEnoughFrames,
+    /// The face left the frame during the turn.
+    FaceLost,
+    /// The motion was not a head turning (a jump, a swap, the camera moving).
+    UnnaturalMotion,
+    /// Passive anti-spoofing did not see a live face.
+    NotLive,
 }
 
 impl CaptureProblem {
     /// Every problem, for catalogues that must translate each one.
-    pub const ALL: [CaptureProblem; 17] = [
+    pub const ALL: [CaptureProblem; 20] = [
         Self::UnreadableImage,
         Self::NoFace,
         Self::MultipleFaces,
@@ -76,11 +86,14 @@ impl CaptureProblem {
         Self::Glare,
         Self::MrzUnreadable,
         Self::WrongSide,
-        Self::NoTurn,
+        Self::TurnTooSmall,
         Self::WrongDirection,
         Self::DidNotReturn,
         Self::DifferentPerson,
         Self::NotEnoughFrames,
+        Self::FaceLost,
+        Self::UnnaturalMotion,
+        Self::NotLive,
     ];
 
     /// The code on the wire and in translation catalogues.
@@ -98,11 +111,14 @@ impl CaptureProblem {
             Self::Glare => "GLARE",
             Self::MrzUnreadable => "MRZ_UNREADABLE",
             Self::WrongSide => "WRONG_SIDE",
-            Self::NoTurn => "NO_TURN",
+            Self::TurnTooSmall => "TURN_TOO_SMALL",
             Self::WrongDirection => "WRONG_DIRECTION",
             Self::DidNotReturn => "DID_NOT_RETURN",
             Self::DifferentPerson => "DIFFERENT_PERSON",
             Self::NotEnoughFrames => "NOT_ENOUGH_FRAMES",
+            Self::FaceLost => "FACE_LOST",
+            Self::UnnaturalMotion => "UNNATURAL_MOTION",
+            Self::NotLive => "NOT_LIVE",
         }
     }
 }
@@ -228,29 +244,84 @@ pub struct FaceFindings {
     pub match_unavailable: Option<String>,
 }
 
-/// What the liveness step established.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A check that took part in the liveness verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LivenessCheck {
+    /// The head-turn film, judged as a trajectory.
+    HeadTurn,
+    /// Passive anti-spoofing on the film's sharp first frame.
+    PassivePadFilm,
+    /// Passive anti-spoofing on the selfie.
+    PassivePadSelfie,
+    /// The face in the film is the selfie's.
+    SelfieIdentity,
+}
+
+impl LivenessCheck {
+    /// The name in score responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HeadTurn => "headTurn",
+            Self::PassivePadFilm => "passivePadFilm",
+            Self::PassivePadSelfie => "passivePadSelfie",
+            Self::SelfieIdentity => "selfieIdentity",
+        }
+    }
+}
+
+/// Why a liveness verdict failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessFailure {
+    CaptureIncomplete,
+    FaceLost,
+    MultipleFaces,
+    NotFrontalAtStart,
+    TurnTooSmall,
+    TurnedWrongWay,
+    DidNotReturn,
+    ImplausibleMotion,
+    FaceJumped,
+    DifferentPerson,
+    DifferentPersonThanSelfie,
+    /// Passive anti-spoofing saw no live face.
+    NotLive,
+    /// A reason recorded by an earlier version.
+    #[serde(other)]
+    Other,
+}
+
+/// What the liveness step established: the verdict computed once, when the film arrived, and
+/// stored with it — the answer the page showed and the score read the same record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LivenessFindings {
-    /// `left` or `right`, as asked.
-    pub direction: String,
+    /// As asked.
+    pub direction: TurnDirection,
     pub frames: u32,
+    /// Which checks ran; passive PAD is absent when its models are not installed.
+    #[serde(default)]
+    pub checks: Vec<LivenessCheck>,
     pub turned: bool,
     pub returned: bool,
     pub same_person: bool,
+    /// The head turn passed (the film alone).
     pub challenge_passed: bool,
+    /// Every check that ran passed.
+    #[serde(default)]
+    pub live: bool,
     /// Largest yaw change towards the asked side, in the detector's yaw units.
     pub peak_turn: f32,
     /// The yaw change a pass requires.
     pub required_turn: f32,
-    /// Largest descriptor distance between any frame and the first, frontal one.
+    /// Largest descriptor distance between a turned or final face and the start's.
     pub max_identity_distance: Option<f32>,
     /// The identity distance a pass allows.
     pub identity_threshold: f32,
-    /// Passive anti-spoofing live probability (0–1), when the model is installed.
+    /// Lowest passive anti-spoofing live probability (0–1) over the faces it ran on.
     pub passive_live: Option<f32>,
-    /// Reasons the challenge failed, as codes.
-    pub failures: Vec<String>,
+    pub failures: Vec<LivenessFailure>,
 }
 
 /// A calendar date as read (no time zone: dates on documents are local to nobody).
@@ -326,11 +397,14 @@ mod all_problems {
             Glare => 9,
             MrzUnreadable => 10,
             WrongSide => 11,
-            NoTurn => 12,
+            TurnTooSmall => 12,
             WrongDirection => 13,
             DidNotReturn => 14,
             DifferentPerson => 15,
             NotEnoughFrames => 16,
+            FaceLost => 17,
+            UnnaturalMotion => 18,
+            NotLive => 19,
         };
         for (i, p) in CaptureProblem::ALL.into_iter().enumerate() {
             assert_eq!(index(p), i, "{p:?}");

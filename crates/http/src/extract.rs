@@ -1,8 +1,10 @@
 //! Extractors whose failures are [`ApiError`]s, so malformed input gets our error body, and the
 //! credential extractors that turn headers into the domain's proof types.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -31,9 +33,48 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a JSON body with the header Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+            _ => ApiError::bad_request(e.body_text()),
+        })?;
+        // Refused here, for every endpoint and both stores alike: PostgreSQL cannot store NUL in
+        // text, SQLite would, and no field has a use for it.
+        if holds_nul(&bytes) {
+            return Err(ApiError::bad_request("text may not contain NUL characters (\\u0000)"));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
+}
+
+/// `application/json` or `application/*+json`, as axum's own extractor accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether JSON text holds a NUL character: raw, or escaped as `\u0000` inside a string (an
+/// escaped backslash followed by `u0000` is text, not a NUL).
+pub(crate) fn holds_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            0 => return true,
+            b'\\' if json.get(i + 1) == Some(&b'u') && json.get(i + 2..i + 6) == Some(b"0000".as_slice()) => {
+                return true;
+            }
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
@@ -67,7 +108,7 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError>
         .transpose()
 }
 
-/// A valid `x-api-key`.
+/// A valid `x-api-key`, within its key's rate.
 #[derive(Debug, Clone)]
 pub struct ApiKey(pub KeyAuth);
 
@@ -76,7 +117,9 @@ impl FromRequestParts<AppState> for ApiKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let presented = header(parts, API_KEY_HEADER)?;
-        Ok(Self(state.onboarding.authenticate_key(presented).await?))
+        let key = state.onboarding.authenticate_key(presented).await?;
+        state.guards.throttle.api_key(key.tenant.id, key.key_id)?;
+        Ok(Self(key))
     }
 }
 
@@ -122,7 +165,8 @@ impl IdQuery {
     }
 }
 
-/// Access to one session through a `/0/omni/...` route: the token alone.
+/// Access to one session through a `/0/omni/...` route: the token alone, within its tenant's
+/// rate.
 #[derive(Debug, Clone, Copy)]
 pub struct ZeroAccess(pub SessionAccess);
 
@@ -131,6 +175,7 @@ impl FromRequestParts<AppState> for ZeroAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Token(token) = Token::from_request_parts(parts, state).await?;
+        state.guards.throttle.session_token(token.tenant_id())?;
         let ApiQuery(query) = ApiQuery::<IdQuery>::from_request_parts(parts, state).await?;
         Ok(Self(state.onboarding.access_zero(&token, query.interview_id()?)?))
     }
@@ -148,5 +193,19 @@ impl FromRequestParts<AppState> for KeyedAccess {
         let Token(token) = Token::from_request_parts(parts, state).await?;
         let ApiQuery(query) = ApiQuery::<IdQuery>::from_request_parts(parts, state).await?;
         Ok(Self(state.onboarding.access_keyed(&key, &token, query.interview_id()?)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_nul;
+
+    #[test]
+    fn nul_is_found_raw_and_escaped_but_not_in_escaped_backslashes() {
+        assert!(holds_nul(br#"{"a":"x\u0000y"}"#));
+        assert!(holds_nul(b"{\"a\":\"x\0\"}"));
+        assert!(!holds_nul(br#"{"a":"x\\u0000y"}"#), "an escaped backslash, then text");
+        assert!(!holds_nul(br#"{"a":"\u00e9\"\\"}"#));
+        assert!(holds_nul(br#"{"a":"\\\u0000"}"#), "an escaped backslash, then a NUL");
     }
 }

@@ -8,10 +8,8 @@ use serde::Deserialize;
 use veriframe_api_types::ErrorBody;
 use veriframe_api_types::flow as wire;
 use veriframe_core::auth::FlowAuth;
-use veriframe_core::capture::{
-    CHALLENGE_FRAME_INTERVAL_MS, CHALLENGE_FRAMES, CaptureOutcome, CaptureSource, FlowState, MAX_CHALLENGE_FRAMES,
-    RelativeRect,
-};
+use veriframe_core::capture::{CaptureOutcome, CaptureSource, FlowState, RelativeRect};
+use veriframe_core::challenge::{Film, HEAD_TURN_FILM, MAX_CHALLENGE_FRAMES};
 use veriframe_core::clock::unix_millis;
 use veriframe_core::ids::ChallengeId;
 use veriframe_core::verification::{CaptureKind, CaptureProblem};
@@ -22,8 +20,9 @@ use crate::state::AppState;
 
 /// Largest image one capture may upload.
 pub const CAPTURE_BODY_LIMIT: usize = 10 * 1024 * 1024;
-/// Largest head-turn upload (all frames together).
-pub const FRAMES_BODY_LIMIT: usize = 24 * 1024 * 1024;
+/// Largest head-turn upload (all frames together). A film is about 0.3 MB; this leaves room
+/// for a camera that encodes large JPEGs without letting one upload hold much memory.
+pub const FRAMES_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 type ApiResult<T> = Result<ApiJson<T>, ApiError>;
 
@@ -64,15 +63,22 @@ pub fn problem_message(problem: CaptureProblem) -> &'static str {
             "The machine-readable lines at the bottom of the document could not be read. Fill the frame with the document, sharp and without glare."
         }
         CaptureProblem::WrongSide => "This looks like the other side of the document. Turn it over.",
-        CaptureProblem::NoTurn => "The head turn was not seen. Turn your head slowly, as far as asked.",
+        CaptureProblem::TurnTooSmall => {
+            "The turn was too small. When the arrow appears, turn your head further, then back."
+        }
         CaptureProblem::WrongDirection => "The head turned the other way. Follow the arrow.",
-        CaptureProblem::DidNotReturn => "Turn back to face the camera at the end.",
+        CaptureProblem::DidNotReturn => "Turn back to face the camera before the filming ends.",
+        CaptureProblem::FaceLost => "The face left the frame. Keep the whole face inside the oval while turning.",
+        CaptureProblem::UnnaturalMotion => {
+            "That did not look like a head turning. Hold the device still and turn the head, not the device."
+        }
+        CaptureProblem::NotLive => {
+            "A live person could not be confirmed. Face the camera in good light, with no photo or screen in view."
+        }
         CaptureProblem::DifferentPerson => {
             "The face changed during the capture. Only the person verifying should be in the frame."
         }
-        CaptureProblem::NotEnoughFrames => {
-            "The capture was too short. Try again and follow the instructions to the end."
-        }
+        CaptureProblem::NotEnoughFrames => "The filming stopped too early. Keep the page open until it ends.",
     }
 }
 
@@ -213,6 +219,8 @@ fn check_image_type(headers: &HeaderMap) -> Result<(), ApiError> {
         (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody),
+        (status = 429, description = "Too many uploads for this session or from this address", body = ErrorBody),
+        (status = 503, description = "At capacity: retry after Retry-After", body = ErrorBody),
     )
 )]
 pub async fn capture(
@@ -226,6 +234,7 @@ pub async fn capture(
     let Some(kind @ (CaptureKind::Front | CaptureKind::Back | CaptureKind::Selfie)) = CaptureKind::parse(&kind) else {
         return Err(ApiError::not_found("capture kinds are front, back and selfie"));
     };
+    state.guards.throttle.upload(flow.session_id)?;
     check_image_type(&headers)?;
     let crop = query
         .crop
@@ -234,12 +243,12 @@ pub async fn capture(
         .transpose()?;
     let outcome = state
         .capturing
-        .capture(flow, kind, body.to_vec(), source(&query)?, crop, idempotency_key(&headers)?.as_deref())
+        .capture(flow, kind, Vec::from(body), source(&query)?, crop, idempotency_key(&headers)?.as_deref())
         .await?;
     Ok(ApiJson(capture_response(&outcome)))
 }
 
-/// Start a head-turn challenge in a random direction.
+/// Start a head-turn challenge: a random direction, and how to film the answer.
 #[utoipa::path(
     post, path = "/flow/api/challenge", tag = "hosted flow",
     security(("flowToken" = [])),
@@ -247,24 +256,38 @@ pub async fn capture(
 )]
 pub async fn challenge(State(state): State<AppState>, Flow(flow): Flow) -> ApiResult<wire::ChallengeResponse> {
     let c = state.capturing.start_challenge(flow).await?;
+    let film = &HEAD_TURN_FILM;
     Ok(ApiJson(wire::ChallengeResponse {
         challenge_id: c.id.to_string(),
-        direction: c.direction.to_owned(),
-        frames: CHALLENGE_FRAMES,
-        frame_interval_ms: CHALLENGE_FRAME_INTERVAL_MS,
+        direction: c.direction.as_str().to_owned(),
         expires_at: unix_millis(c.expires_at),
+        film: wire::FilmSpec {
+            interval_ms: film.interval_ms,
+            prompt_at_ms: c.prompt_at_ms,
+            after_prompt_ms: film.after_prompt_ms,
+            crop_height: film.crop_height,
+            crop_aspect: film.crop_aspect,
+            max_side: film.max_side,
+            quality: film.quality,
+            key_max_side: film.key_max_side,
+            key_quality: film.key_quality,
+            max_frames: u32::try_from(MAX_CHALLENGE_FRAMES).unwrap_or(u32::MAX),
+        },
     }))
 }
 
-/// Answer a challenge with its frames (multipart, parts named `frame`, in capture order).
+/// Answer a challenge with its film (multipart: parts named `frame` in capture order, a
+/// `timestamps` part with their times as a JSON array of milliseconds from the first, and an
+/// optional sharper first frame named `key`).
 #[utoipa::path(
     post, path = "/flow/api/challenge/{challengeId}/frames", tag = "hosted flow",
     security(("flowToken" = [])),
     params(("challengeId" = String, Path), ("source" = Option<String>, Query, description = "camera or upload"),
            ("Idempotency-Key" = Option<String>, Header)),
-    request_body(content_type = "multipart/form-data", description = "parts named frame, JPEG"),
+    request_body(content_type = "multipart/form-data", description = "parts named frame (JPEG), timestamps (JSON array of ms), key (JPEG, optional)"),
     responses((status = 200, body = wire::CaptureResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody))
+              (status = 404, body = ErrorBody), (status = 409, description = "The same upload is still being judged", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody))
 )]
 pub async fn frames(
     State(state): State<AppState>,
@@ -276,25 +299,43 @@ pub async fn frames(
 ) -> ApiResult<wire::CaptureResponse> {
     let challenge = ChallengeId::parse(&challenge).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut frames = Vec::new();
+    let mut key = None;
+    let mut timestamps: Option<Vec<u32>> = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        if field.name() != Some("frame") {
-            continue;
+        match field.name() {
+            Some(name @ ("frame" | "key")) => {
+                let content_type = field.content_type().unwrap_or("").to_ascii_lowercase();
+                if !matches!(content_type.as_str(), "image/jpeg" | "image/png" | "image/webp") {
+                    return Err(ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "frames must be image/jpeg, image/png or image/webp",
+                    ));
+                }
+                let is_key = name == "key";
+                if !is_key && frames.len() == MAX_CHALLENGE_FRAMES {
+                    return Err(ApiError::bad_request(format!("at most {MAX_CHALLENGE_FRAMES} frames")));
+                }
+                let bytes = field.bytes().await.map_err(multipart_error)?.to_vec();
+                if is_key {
+                    key = Some(bytes);
+                } else {
+                    frames.push(bytes);
+                }
+            }
+            Some("timestamps") => {
+                let text = field.text().await.map_err(multipart_error)?;
+                let parsed = serde_json::from_str(&text)
+                    .map_err(|_| ApiError::bad_request("timestamps must be a JSON array of milliseconds"))?;
+                timestamps = Some(parsed);
+            }
+            _ => {}
         }
-        let content_type = field.content_type().unwrap_or("").to_ascii_lowercase();
-        if !matches!(content_type.as_str(), "image/jpeg" | "image/png" | "image/webp") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "frames must be image/jpeg, image/png or image/webp",
-            ));
-        }
-        if frames.len() == MAX_CHALLENGE_FRAMES {
-            return Err(ApiError::bad_request(format!("at most {MAX_CHALLENGE_FRAMES} frames")));
-        }
-        frames.push(field.bytes().await.map_err(multipart_error)?.to_vec());
     }
+    let timestamps = timestamps.ok_or_else(|| ApiError::bad_request("the timestamps part is missing"))?;
+    let film = Film::new(frames, &timestamps, key).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let outcome = state
         .capturing
-        .answer_challenge(flow, challenge, frames, source(&query)?, idempotency_key(&headers)?.as_deref())
+        .answer_challenge(flow, challenge, film, source(&query)?, idempotency_key(&headers)?.as_deref())
         .await?;
     Ok(ApiJson(capture_response(&outcome)))
 }

@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod pages;
 pub mod partner;
 pub mod state;
+pub mod throttle;
 
 use std::time::Duration;
 
@@ -52,11 +53,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(partner::finish_keyed))
         .routes(routes!(partner::executive_login))
         .layer(axum::middleware::from_fn(middleware::api_version))
-        .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT));
-    let capture =
-        OpenApiRouter::new().routes(routes!(flow::capture)).layer(DefaultBodyLimit::max(flow::CAPTURE_BODY_LIMIT));
-    let frames =
-        OpenApiRouter::new().routes(routes!(flow::frames)).layer(DefaultBodyLimit::max(flow::FRAMES_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::credential_guard));
+    let capture = OpenApiRouter::new()
+        .routes(routes!(flow::capture))
+        .layer(DefaultBodyLimit::max(flow::CAPTURE_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::upload_admission::<{ flow::CAPTURE_BODY_LIMIT }>));
+    let frames = OpenApiRouter::new()
+        .routes(routes!(flow::frames))
+        .layer(DefaultBodyLimit::max(flow::FRAMES_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::upload_admission::<{ flow::FRAMES_BODY_LIMIT }>));
     let hosted = OpenApiRouter::new()
         .routes(routes!(flow::open))
         .routes(routes!(flow::flow_state))
@@ -66,7 +72,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(flow::handoff))
         .layer(DefaultBodyLimit::max(PARTNER_BODY_LIMIT))
         .merge(capture)
-        .merge(frames);
+        .merge(frames)
+        .layer(axum::middleware::from_fn(middleware::credential_guard))
+        .layer(axum::middleware::from_fn(middleware::flow_ip_guard));
     OpenApiRouter::new().merge(partner).merge(hosted).routes(routes!(partner::healthz)).routes(routes!(partner::readyz))
 }
 
@@ -117,8 +125,11 @@ pub fn router(state: AppState) -> Router {
         );
     // The browser pages answer HTML errors of their own, so they stay outside `render_errors`.
     let pages = pages::router().layer(ServiceBuilder::new().layer(CatchPanicLayer::new()).layer(timeout()));
+    let guards = state.guards.clone();
     pages.merge(api).with_state(state).layer(
         ServiceBuilder::new()
+            .layer(axum::Extension(guards))
+            .layer(axum::middleware::from_fn(middleware::client_ip))
             .layer(SetSensitiveRequestHeadersLayer::new([
                 HeaderName::from_static(extract::API_KEY_HEADER),
                 HeaderName::from_static(extract::TOKEN_HEADER),

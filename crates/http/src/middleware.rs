@@ -1,16 +1,25 @@
-//! Cross-cutting request handling: request ids, the request span, API version, timing.
+//! Cross-cutting request handling: request ids, the request span, API version, timing, and the
+//! protective layers (client address, credential guessing, per-address throttle, upload budget).
 
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::Extension;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, UnknownCredential};
 use crate::extract::API_VERSION_HEADER;
+use crate::throttle::{Throttle, TrustedProxies};
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static PROCESSING_TIME: HeaderName = HeaderName::from_static("processing-time");
@@ -76,5 +85,129 @@ pub async fn api_version(request: Request, next: Next) -> Response {
                 .into_response()
         }
         Some(Err(_)) => ApiError::bad_request("api-version must be ASCII").into_response(),
+    }
+}
+
+/// The client's address, as the throttles see it (see [`crate::throttle::TrustedProxies`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<ClientIp>().copied().unwrap_or(ClientIp(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
+}
+
+/// Works out [`ClientIp`] from the TCP peer and, behind a trusted proxy, `X-Forwarded-For`.
+pub async fn client_ip(Extension(guards): Extension<Arc<Guards>>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
+    let forwarded = request.headers().get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok());
+    let client = guards.proxies.client(peer, forwarded);
+    request.extensions_mut().insert(ClientIp(client));
+    next.run(request).await
+}
+
+/// Refuses every request of a client serving a penalty for guessing credentials, and counts
+/// the unknown credentials it presents (see [`crate::throttle`]).
+pub async fn credential_guard(
+    Extension(guards): Extension<Arc<Guards>>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Err(limited) = guards.throttle.penalized(ip) {
+        return ApiError::limited(limited).into_response();
+    }
+    let response = next.run(request).await;
+    if response.extensions().get::<UnknownCredential>().is_some() {
+        guards.throttle.failed_credential(ip);
+    }
+    response
+}
+
+/// The per-address bucket of the hosted flow's API.
+pub async fn flow_ip_guard(
+    Extension(guards): Extension<Arc<Guards>>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
+    match guards.throttle.flow_ip(ip) {
+        Ok(()) => next.run(request).await,
+        Err(limited) => ApiError::limited(limited).into_response(),
+    }
+}
+
+/// Admission for upload bodies: each request reserves its declared size (or the route's
+/// limit, when it declares none) from a server-wide budget before its body is read, and keeps it
+/// until it is answered. When the budget is spent the request is refused at once with 503 and
+/// `Retry-After`, so a crowd of large uploads cannot exhaust memory.
+pub async fn upload_admission<const LIMIT: usize>(
+    Extension(guards): Extension<Arc<Guards>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(LIMIT);
+    match guards.uploads.reserve(declared.min(LIMIT)) {
+        Some(reserved) => {
+            let response = next.run(request).await;
+            drop(reserved);
+            response
+        }
+        None => ApiError::busy(guards.uploads.retry_after).into_response(),
+    }
+}
+
+/// Bytes held at once by one kind of large buffer (upload bodies, image answers).
+#[derive(Debug)]
+pub struct MemoryBudget {
+    kib: Arc<Semaphore>,
+    /// What a refused uploader is told to wait.
+    pub retry_after: Duration,
+}
+
+impl MemoryBudget {
+    pub fn new(bytes: usize) -> Self {
+        let kib = (bytes / 1024).clamp(1, Semaphore::MAX_PERMITS);
+        Self { kib: Arc::new(Semaphore::new(kib)), retry_after: Duration::from_secs(2) }
+    }
+
+    /// Reserves `bytes` until the permit is dropped; `None` when the budget is spent.
+    pub fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes / 1024 + 1).unwrap_or(u32::MAX);
+        self.kib.clone().try_acquire_many_owned(kib).ok()
+    }
+}
+
+/// What the protective middleware share: throttles, trusted proxies, memory budgets.
+#[derive(Debug)]
+pub struct Guards {
+    pub throttle: Throttle,
+    pub proxies: TrustedProxies,
+    /// Upload bodies being received or checked.
+    pub uploads: MemoryBudget,
+    /// `/get/images` answers being assembled (up to ~14 MB each: 10 MB of images in base64).
+    pub image_reads: MemoryBudget,
+}
+
+impl Guards {
+    /// No throttles, no proxies, a generous upload budget: for tools and unit tests.
+    pub fn unlimited() -> Self {
+        Self {
+            throttle: Throttle::unlimited(),
+            proxies: TrustedProxies::default(),
+            uploads: MemoryBudget::new(1 << 30),
+            image_reads: MemoryBudget::new(1 << 30),
+        }
     }
 }

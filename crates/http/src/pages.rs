@@ -24,7 +24,9 @@ use veriframe_core::service::{ServiceError, StartSession};
 use veriframe_core::text::{ExternalCustomerId, Language, Origin};
 use veriframe_web::ErrorPage;
 
+use crate::middleware::ClientIp;
 use crate::state::AppState;
+use crate::throttle::Limited;
 
 static PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
 static X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
@@ -65,12 +67,17 @@ fn accept_language(headers: &HeaderMap) -> &str {
     headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-/// `frame-ancestors`: the flow's allowed origins, or any origin when it names none (the demo
-/// default). Only characters an origin can hold pass, so a stored value can never add another
-/// directive; a configured list with nothing usable left in it frames nowhere rather than
-/// everywhere.
+/// `frame-ancestors`: the flow's allowed origins; a flow that names none is framable by no other
+/// site (`'self'`: fail closed). `None` — a link that names no session at all — may be framed
+/// anywhere, because that page holds nothing but the "link expired" screen, which the
+/// embedding site must be able to show and hear about. Only characters an origin can hold pass,
+/// so a stored value can never add another directive; a configured list with nothing usable left
+/// in it frames nowhere.
 pub fn frame_ancestors(origins: Option<&[Origin]>) -> String {
-    let Some(origins) = origins.filter(|o| !o.is_empty()) else { return "*".into() };
+    let Some(origins) = origins else { return "*".into() };
+    if origins.is_empty() {
+        return "'self'".into();
+    }
     let usable: Vec<&str> = origins
         .iter()
         .map(Origin::as_str)
@@ -108,9 +115,25 @@ fn unavailable(language: &str, error: &dyn std::fmt::Display) -> Response {
     error_page(StatusCode::SERVICE_UNAVAILABLE, language, ErrorPage::Unavailable)
 }
 
+/// 429 as a page: a person reads it.
+fn too_many(language: &str, limited: Limited) -> Response {
+    let mut response = error_page(StatusCode::TOO_MANY_REQUESTS, language, ErrorPage::Unavailable);
+    let seconds = limited.retry_after.as_secs() + u64::from(limited.retry_after.subsec_nanos() > 0);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
 /// `GET /flow/{link}`: the hosted page.
-async fn page(State(state): State<AppState>, Path(link): Path<String>, headers: HeaderMap) -> Response {
+async fn page(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(link): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let accept = accept_language(&headers);
+    if let Err(limited) = state.guards.throttle.flow_ip(ip) {
+        return too_many(accept, limited);
+    }
     let found = match state.onboarding.link_session(&link).await {
         Ok(found) => found,
         Err(e) => return unavailable(accept, &e),
@@ -189,6 +212,7 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 /// relative URL so the page keeps the origin the browser (and `embed.js`) used.
 async fn static_flow(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path((client_id, configuration_id)): Path<(String, String)>,
     query: Result<Query<StaticFlowQuery>, QueryRejection>,
     method: Method,
@@ -221,6 +245,10 @@ async fn static_flow(
         set(&mut response, &header::CACHE_CONTROL, "no-store");
         return response;
     }
+    // Every visit creates a session: an anonymous client gets a few a minute, not thousands.
+    if let Err(limited) = state.guards.throttle.static_flow_ip(ip) {
+        return too_many(accept, limited);
+    }
     let request =
         StartSession { configuration_id: Some(flow_id), language, external_customer_id, ..Default::default() };
     let started = match state.onboarding.start_for_client(&client_id, request).await {
@@ -251,9 +279,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frame_ancestors_are_permissive_only_without_a_list() {
-        assert_eq!(frame_ancestors(None), "*");
-        assert_eq!(frame_ancestors(Some(&[])), "*");
+    fn frame_ancestors_fail_closed() {
+        assert_eq!(frame_ancestors(None), "*", "a page with no session behind it");
+        assert_eq!(frame_ancestors(Some(&[])), "'self'", "a flow that names no origin");
         let list =
             [Origin::parse("https://shop.example.com").unwrap(), Origin::parse("http://localhost:3000").unwrap()];
         assert_eq!(frame_ancestors(Some(&list)), "https://shop.example.com http://localhost:3000");

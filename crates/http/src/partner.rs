@@ -18,6 +18,7 @@ use veriframe_core::verification::{Date, DocumentData, DocumentFindings};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiKey, ApiQuery, IdQuery, KeyedAccess, PresentedToken, ZeroAccess};
+use crate::middleware::ClientIp;
 use crate::state::AppState;
 
 type ApiResult<T> = Result<ApiJson<T>, ApiError>;
@@ -205,6 +206,7 @@ pub fn score_response(s: &scores::Scores) -> wire::ScoreResponse {
             liveness_score: block(&l.score),
             photo_quality: block(&l.photo_quality),
             overall: block(&l.overall),
+            checks: l.checks.iter().map(|c| c.as_str().to_owned()).collect(),
         }),
         face_recognition: s.face_recognition.as_ref().map(|f| wire::FaceRecognitionScore {
             existing_user: false,
@@ -375,7 +377,15 @@ const KNOWN_IMAGE_NAMES: [&str; 11] = [
     "addressStatement",
 ];
 
+/// Memory one `/get/images` answer may take: the 10 MB limit, in base64, with the decrypted copy.
+const IMAGES_ANSWER_BYTES: usize = 24 * 1024 * 1024;
+
 async fn images(state: &AppState, access: SessionAccess, body: wire::ImagesRequest) -> ApiResult<wire::ImagesResponse> {
+    let _reserved = state
+        .guards
+        .image_reads
+        .reserve(IMAGES_ANSWER_BYTES)
+        .ok_or_else(|| ApiError::busy(state.guards.image_reads.retry_after))?;
     if let Some(unknown) = body.images.iter().find(|name| !KNOWN_IMAGE_NAMES.contains(&name.as_str())) {
         return Err(ApiError::bad_request(format!(
             "unknown image name {unknown:?}; known names: {}",
@@ -465,13 +475,17 @@ pub async fn finish_keyed(
     post, path = "/executive/log-in", tag = "partner",
     security(("apiKey" = [])),
     request_body = wire::ExecutiveLoginRequest,
-    responses((status = 200, body = wire::ExecutiveLoginResponse), (status = 401, description = "Wrong email or password", body = wire::ErrorBody), (status = 403, body = wire::ErrorBody))
+    responses((status = 200, body = wire::ExecutiveLoginResponse), (status = 401, description = "Wrong email or password", body = wire::ErrorBody), (status = 403, body = wire::ErrorBody),
+              (status = 429, description = "Too many log-ins from this address, or the account is locked after repeated failures", body = wire::ErrorBody),
+              (status = 503, description = "Password checks at capacity: retry after Retry-After", body = wire::ErrorBody))
 )]
 pub async fn executive_login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiKey(key): ApiKey,
     ApiJson(body): ApiJson<wire::ExecutiveLoginRequest>,
 ) -> ApiResult<wire::ExecutiveLoginResponse> {
+    state.guards.throttle.login_ip(ip)?;
     let token = state.onboarding.executive_login(&key, &body.email, &body.password).await?;
     Ok(ApiJson(wire::ExecutiveLoginResponse { token: token.expose().to_owned() }))
 }

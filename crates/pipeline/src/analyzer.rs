@@ -5,16 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use image::RgbImage;
 use veriframe_core::capture::{ImageCropper, RelativeRect};
-use veriframe_core::ports::{AnalyzeError, CaptureAnalyzer, CheckedFrames, CheckedImage};
+use veriframe_core::ports::{AnalyzeError, CaptureAnalyzer, CheckedFilm, CheckedImage, FilmCheck};
 use veriframe_core::verification::{CaptureKind, CaptureProblem, CaptureSummary};
 use veriframe_vision::decode::{DecodeLimits, decode, encode_jpeg};
 use veriframe_vision::document::assess_document;
 use veriframe_vision::face::CaptureIssue;
-use veriframe_vision::liveness::{ChallengeFailure, Leg, TurnDirection};
 use veriframe_vision::mrz::MrzReading;
 
 use crate::convert::document_class;
-use crate::cpu::CpuPool;
+use crate::cpu::{CpuError, CpuPool};
 use crate::engines::Engines;
 
 /// JPEG quality of stored captures: visually lossless for documents, a quarter of a PNG.
@@ -149,65 +148,27 @@ fn selfie_problem(issue: CaptureIssue) -> CaptureProblem {
     }
 }
 
-/// What the person should do differently after a failed challenge.
-pub fn challenge_problem(failure: &ChallengeFailure) -> CaptureProblem {
-    match failure {
-        ChallengeFailure::TooFewFrames { .. } => CaptureProblem::NotEnoughFrames,
-        ChallengeFailure::NoFace { .. } | ChallengeFailure::LowDetectionScore { .. } => CaptureProblem::NoFace,
-        ChallengeFailure::MultipleFaces { .. } => CaptureProblem::MultipleFaces,
-        ChallengeFailure::UnstableBaseline { .. } | ChallengeFailure::NotFrontalAtStart { .. } => {
-            CaptureProblem::FaceNotFrontal
-        }
-        ChallengeFailure::NotTurned { .. }
-        | ChallengeFailure::TooFewTurnedFrames { .. }
-        | ChallengeFailure::Jerky { .. }
-        | ChallengeFailure::NoIntermediateFrame { leg: Leg::Outbound } => CaptureProblem::NoTurn,
-        ChallengeFailure::TurnedWrongWay { .. } => CaptureProblem::WrongDirection,
-        ChallengeFailure::DidNotReturn { .. } | ChallengeFailure::NoIntermediateFrame { leg: Leg::Return } => {
-            CaptureProblem::DidNotReturn
-        }
-        ChallengeFailure::DifferentPerson { .. } | ChallengeFailure::FaceJumped { .. } => {
-            CaptureProblem::DifferentPerson
-        }
-    }
-}
-
-/// Checks a head-turn sequence (synchronous; runs on the CPU pool).
-pub fn check_frames(engines: &Engines, direction: &str, frames: &[Vec<u8>]) -> Result<CheckedFrames, AnalyzeError> {
-    let direction: TurnDirection =
-        direction.parse().map_err(|e: String| AnalyzeError::Internal(format!("stored challenge direction: {e}")))?;
-    let images = frames.iter().map(|f| decoded(f, &engines.limits)).collect::<Result<Vec<_>, _>>()?;
-    let jpegs = images.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
-    let report =
-        engines.face.head_turn(&images, direction, false).map_err(|e| AnalyzeError::Internal(e.to_string()))?;
-    let mut problems = Vec::new();
-    for failure in &report.challenge.failures {
-        push(&mut problems, challenge_problem(failure));
-    }
-    Ok(CheckedFrames { frames: jpegs, problems })
-}
-
 #[async_trait]
 impl CaptureAnalyzer for Analyzer {
     async fn check_image(&self, kind: CaptureKind, bytes: Vec<u8>) -> Result<CheckedImage, AnalyzeError> {
         let engines = self.engines.clone();
-        self.cpu
-            .run(move || check_image(&engines, kind, &bytes))
-            .await
-            .map_err(|e| AnalyzeError::Internal(e.to_string()))?
+        self.cpu.run(move || check_image(&engines, kind, &bytes)).await.map_err(cpu_error)?
     }
 
-    async fn check_frames(&self, direction: &str, frames: Vec<Vec<u8>>) -> Result<CheckedFrames, AnalyzeError> {
+    async fn check_film(&self, check: FilmCheck) -> Result<CheckedFilm, AnalyzeError> {
         let engines = self.engines.clone();
-        let direction = direction.to_owned();
-        self.cpu
-            .run(move || check_frames(&engines, &direction, &frames))
-            .await
-            .map_err(|e| AnalyzeError::Internal(e.to_string()))?
+        self.cpu.run(move || crate::liveness::check_film(&engines, &check)).await.map_err(cpu_error)?
     }
 
     fn ready(&self) -> bool {
         true
+    }
+}
+
+fn cpu_error(e: CpuError) -> AnalyzeError {
+    match e {
+        CpuError::Busy { retry_after } => AnalyzeError::Busy { retry_after },
+        CpuError::Failed(detail) => AnalyzeError::Internal(detail),
     }
 }
 

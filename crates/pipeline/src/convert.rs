@@ -2,11 +2,10 @@
 //! the findings (database), names and numbers to `DocumentData` (encrypted blob).
 
 use veriframe_core::verification::{
-    CheckDigitFindings, Date, DocumentClass, DocumentData, DocumentFindings, ImageQuality, LivenessFindings,
-    MatchFindings,
+    CheckDigitFindings, Date, DocumentClass, DocumentData, DocumentFindings, ImageQuality, MatchFindings,
 };
 use veriframe_vision::document::DocumentQuality;
-use veriframe_vision::face::{FaceMatch, LivenessReport};
+use veriframe_vision::face::FaceMatch;
 use veriframe_vision::mrz::MrzReading;
 use veriframe_vision::mrz::fields::{CalendarDate, MrzFormat, MrzZone};
 use veriframe_vision::mrz::layout::{CheckedKind, checked_fields};
@@ -131,45 +130,4 @@ pub fn document_findings(
 
 pub fn match_findings(m: &FaceMatch) -> MatchFindings {
     MatchFindings { distance: m.distance, similarity: m.similarity, threshold: m.threshold, is_match: m.is_match }
-}
-
-/// Liveness findings; `selfie_distance` is the descriptor distance between the selfie and the
-/// challenge's frontal frame, with the threshold it must stay under.
-pub fn liveness_findings(
-    report: &LivenessReport,
-    frames: usize,
-    selfie_distance: Option<(f32, f32)>,
-) -> LivenessFindings {
-    let c = &report.challenge;
-    let max_identity_distance = c
-        .frames
-        .iter()
-        .filter_map(|f| f.identity_distance)
-        .fold(None, |acc: Option<f32>, d| Some(acc.map_or(d, |a| a.max(d))));
-    let mut failures: Vec<String> = c
-        .failures
-        .iter()
-        .map(|f| serde_json::to_value(f).ok().and_then(|v| v["reason"].as_str().map(str::to_owned)).unwrap_or_default())
-        .collect();
-    let selfie_matches = selfie_distance.is_none_or(|(d, threshold)| d < threshold);
-    if !selfie_matches {
-        failures.push("different_person_than_selfie".into());
-    }
-    LivenessFindings {
-        direction: serde_json::to_value(c.direction)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        frames: u32::try_from(frames).unwrap_or(u32::MAX),
-        turned: c.turned,
-        returned: c.returned,
-        same_person: c.same_person && selfie_matches,
-        challenge_passed: c.passed && selfie_matches,
-        peak_turn: c.peak_delta,
-        required_turn: c.rules.turn_threshold,
-        max_identity_distance,
-        identity_threshold: c.rules.identity_threshold,
-        passive_live: report.passive.map(|p| p.live_score),
-        failures,
-    }
 }

@@ -11,6 +11,7 @@ use veriframe_core::blob::{BlobError, BlobKey, BlobStore};
 use veriframe_core::clock::Clock;
 use veriframe_core::flow::Flow;
 use veriframe_core::ports::{CaptureRecord, Job, JobKind, JobSignal, JobState, Store, StoreError};
+use veriframe_core::reconcile::Reconciler;
 use veriframe_core::scores::score_session;
 use veriframe_core::session::Session;
 use veriframe_core::status::OnboardingStatus;
@@ -18,7 +19,6 @@ use veriframe_core::verification::{CaptureKind, DocumentData, FaceFindings};
 use veriframe_vision::decode::decode;
 use veriframe_vision::document::assess_document;
 use veriframe_vision::face::{MatchKind, crop_face};
-use veriframe_vision::liveness::TurnDirection;
 use veriframe_vision::mrz::fields::CalendarDate;
 
 use crate::analyzer::STORED_JPEG_QUALITY;
@@ -37,6 +37,13 @@ pub struct PipelineSettings {
     pub backoff: Duration,
     /// How often idle workers look for due jobs queued by other servers.
     pub idle_poll: StdDuration,
+    /// How often the reconciler looks for missing work (see `veriframe_core::reconcile`).
+    pub reconcile_every: StdDuration,
+    /// How far back each periodic pass looks; the pass at start-up looks at everything.
+    pub reconcile_lookback: Duration,
+    /// How often orphaned blobs are swept, and how old an unreferenced blob must be.
+    pub sweep_every: StdDuration,
+    pub sweep_grace: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -46,6 +53,10 @@ impl Default for PipelineSettings {
             max_attempts: 5,
             backoff: Duration::seconds(2),
             idle_poll: StdDuration::from_millis(500),
+            reconcile_every: StdDuration::from_secs(60),
+            reconcile_lookback: Duration::hours(1),
+            sweep_every: StdDuration::from_secs(3600),
+            sweep_grace: Duration::hours(1),
         }
     }
 }
@@ -112,6 +123,7 @@ pub struct Pipeline {
     settings: PipelineSettings,
     wakeup: Arc<Wakeup>,
     worker: String,
+    reconciler: Reconciler,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -134,7 +146,8 @@ impl Pipeline {
         wakeup: Arc<Wakeup>,
     ) -> Self {
         let worker = format!("{}-{}", std::process::id(), OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000);
-        Self { store, blobs, engines, cpu, clock, settings, wakeup, worker }
+        let reconciler = Reconciler::new(store.clone(), blobs.clone(), clock.clone(), wakeup.clone());
+        Self { store, blobs, engines, cpu, clock, settings, wakeup, worker, reconciler }
     }
 
     /// Claims and runs at most one due job. Tests call this to drain the queue without sleeping.
@@ -218,6 +231,38 @@ impl Pipeline {
         Ok(Outcome::Ran(kind))
     }
 
+    /// Missing-work and orphaned-blob repair, for tests and the maintenance task.
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
+    }
+
+    /// Reconciles at start (everything), then every `reconcile_every` (looking back
+    /// `reconcile_lookback`), and sweeps orphaned blobs every `sweep_every`, until `shutdown`.
+    async fn maintain(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut since = OffsetDateTime::UNIX_EPOCH;
+        let mut next_sweep = tokio::time::Instant::now() + self.settings.reconcile_every;
+        loop {
+            let started = self.clock.now();
+            match self.reconciler.reconcile(since).await {
+                Ok(_) => since = started - self.settings.reconcile_lookback,
+                Err(e) => tracing::warn!(error = %e, "reconciliation failed; retrying"),
+            }
+            if tokio::time::Instant::now() >= next_sweep {
+                if let Err(e) = self.reconciler.sweep_blobs(self.settings.sweep_grace).await {
+                    tracing::warn!(error = %e, "sweeping orphaned blobs failed");
+                }
+                next_sweep = tokio::time::Instant::now() + self.settings.sweep_every;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.reconcile_every) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+    }
+
     /// Runs `n` workers until `shutdown` resolves; each finishes its current job first. `n = 0`
     /// runs none: another process (or a test calling `run_once`) does the work.
     pub fn spawn_workers(
@@ -225,7 +270,8 @@ impl Pipeline {
         n: usize,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        (0..n)
+        let maintenance = (n > 0).then(|| tokio::spawn(self.clone().maintain(shutdown.clone())));
+        let mut handles: Vec<tokio::task::JoinHandle<()>> = (0..n)
             .map(|i| {
                 let pipeline = self.clone();
                 let mut shutdown = shutdown.clone();
@@ -249,7 +295,9 @@ impl Pipeline {
                     }
                 })
             })
-            .collect()
+            .collect();
+        handles.extend(maintenance);
+        handles
     }
 
     /// How long an idle worker may sleep: until the next due job, at most `idle_poll`.
@@ -301,7 +349,7 @@ impl Pipeline {
 
     async fn cpu<T: Send + 'static>(&self, work: impl FnOnce(&Engines) -> T + Send + 'static) -> Result<T, StepError> {
         let engines = self.engines.clone();
-        self.cpu.run(move || work(&engines)).await.map_err(|e| StepError::Transient(e.to_string()))
+        self.cpu.run_job(move || work(&engines)).await.map_err(|e| StepError::Transient(e.to_string()))
     }
 
     /// Reads and checks the document: MRZ, check digits, dates, portrait, quality.
@@ -413,23 +461,8 @@ impl Pipeline {
             Some(f) => Some(self.blob(&f.blobs[0]).await?),
             None => None,
         };
-        let (direction, frame_bytes) = match &liveness {
-            Some(l) => {
-                let challenge = match l.challenge_id {
-                    Some(id) => self.store.challenge(session.tenant_id, session.id, id).await?,
-                    None => None,
-                };
-                let direction = challenge
-                    .ok_or_else(|| StepError::Permanent("liveness frames without a challenge".into()))?
-                    .direction;
-                let mut frames = Vec::with_capacity(l.blobs.len());
-                for key in &l.blobs {
-                    frames.push(self.blob(key).await?);
-                }
-                (Some(direction), frames)
-            }
-            None => (None, Vec::new()),
-        };
+        // The verdict was computed when the film arrived; the score reads that record.
+        let liveness = liveness.and_then(|l| l.liveness);
         let outcome = self
             .cpu(move |e| -> Result<_, String> {
                 let selfie = selfie_bytes
@@ -466,34 +499,11 @@ impl Pipeline {
                         (_, None) => face.match_unavailable = Some("no face found in the selfie".into()),
                     }
                 }
-                let liveness = match direction {
-                    Some(direction) => {
-                        let direction: TurnDirection = direction.parse().map_err(|e: String| e)?;
-                        let frames = frame_bytes
-                            .iter()
-                            .map(|b| decode(b, &e.limits).map(|d| d.image))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| e.to_string())?;
-                        let report = e.face.head_turn(&frames, direction, false).map_err(|e| e.to_string())?;
-                        // The person who turned must be the person in the selfie.
-                        let first =
-                            frames.first().map(|f| e.face.analyze_selfie(f)).transpose().map_err(|e| e.to_string())?;
-                        let selfie_distance = match (first.and_then(|a| a.primary), &selfie_face) {
-                            (Some(f), Some(s)) => {
-                                let m = e.face.compare(&f.embedding, &s.embedding, MatchKind::Selfie);
-                                Some((m.distance, m.threshold))
-                            }
-                            _ => None,
-                        };
-                        Some(convert::liveness_findings(&report, frames.len(), selfie_distance))
-                    }
-                    None => None,
-                };
-                Ok((face, liveness, selfie_crop))
+                Ok((face, selfie_crop))
             })
             .await?
             .map_err(StepError::Permanent)?;
-        let (face, liveness, selfie_crop) = outcome;
+        let (face, selfie_crop) = outcome;
         if let Some(jpeg) = selfie_crop {
             self.store_image(session, "croppedFace", jpeg).await?;
         }

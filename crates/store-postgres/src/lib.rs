@@ -2,6 +2,8 @@
 //! `bytea`), embedded migrations, plain runtime queries.
 #![forbid(unsafe_code)]
 
+mod captures;
+mod jobs;
 mod rows;
 mod verification;
 
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use time::OffsetDateTime;
-use veriframe_core::flow::Flow;
+use veriframe_core::flow::{Flow, FlowConfig};
 use veriframe_core::ids::{ApiKeyId, ClientId, FlowId, InterviewId, TenantId};
 use veriframe_core::ports::{
     AdminStore, ApiKeyStore, FlowStore, SecretRecord, SecretStore, SessionStore, StatusRow, Store, StoreError,
@@ -216,6 +218,17 @@ impl FlowStore for PostgresStore {
         .into_iter()
         .map(TryInto::try_into)
         .collect()
+    }
+
+    async fn update_flow_config(&self, tenant: TenantId, id: FlowId, config: &FlowConfig) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE flows SET config = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(Json(config))
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -3,6 +3,8 @@
 //! as integer milliseconds, so the database can be read with the `sqlite3` shell.
 #![forbid(unsafe_code)]
 
+mod captures;
+mod jobs;
 mod rows;
 mod verification;
 
@@ -14,7 +16,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use time::OffsetDateTime;
 use veriframe_core::clock::unix_millis;
-use veriframe_core::flow::Flow;
+use veriframe_core::flow::{Flow, FlowConfig};
 use veriframe_core::ids::{ApiKeyId, ClientId, FlowId, InterviewId, TenantId};
 use veriframe_core::ports::{
     AdminStore, ApiKeyStore, FlowStore, SecretRecord, SecretStore, SessionStore, StatusRow, Store, StoreError,
@@ -46,10 +48,13 @@ impl Default for SqliteSettings {
     }
 }
 
-/// The SQLite store.
+/// The SQLite store. Reads share a pool; every write goes through one connection, so writers
+/// queue in the process instead of racing for SQLite's single write lock (which answers a loser
+/// with "database is locked" when a transaction has to upgrade from read to write).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -74,20 +79,39 @@ impl SqliteStore {
             // consistency; FULL would fsync on every status write.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            // Other processes (the CLI, a second server) may hold the write lock for a moment.
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(20))
+            .connect_with(options.clone())
+            .await
+            .map_err(map_err)?;
+        MIGRATOR.run(&writer).await.map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .min_connections(1)
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
-    /// The underlying pool, for other SQLite-backed adapters of the same database.
+    /// The underlying read pool, for other SQLite-backed adapters of the same database.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The single writing connection.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), so it
+    /// never has to upgrade a read lock mid-way, which fails instead of waiting.
+    pub(crate) async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
     }
 }
 
@@ -103,7 +127,7 @@ impl TenantStore for SqliteStore {
             .bind(t.client_id.as_str())
             .bind(&t.name)
             .bind(ms(t.created_at))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(map_err)?;
         Ok(())
@@ -154,7 +178,7 @@ impl ApiKeyStore for SqliteStore {
         .bind(&key.display_prefix)
         .bind(ms(key.created_at))
         .bind(key.revoked_at.map(ms))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
@@ -194,7 +218,7 @@ impl ApiKeyStore for SqliteStore {
                 .bind(ms(at))
                 .bind(tenant.to_string())
                 .bind(id.to_string())
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -211,7 +235,7 @@ impl FlowStore for SqliteStore {
             .bind(&flow.name)
             .bind(config)
             .bind(ms(flow.created_at))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(map_err)?;
         Ok(())
@@ -242,6 +266,18 @@ impl FlowStore for SqliteStore {
         .map(TryInto::try_into)
         .collect()
     }
+
+    async fn update_flow_config(&self, tenant: TenantId, id: FlowId, config: &FlowConfig) -> StoreResult<bool> {
+        let config = serde_json::to_string(config).map_err(|e| StoreError::Other(e.to_string()))?;
+        let done = sqlx::query("UPDATE flows SET config = ? WHERE tenant_id = ? AND id = ?")
+            .bind(config)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 #[async_trait]
@@ -258,7 +294,7 @@ impl SecretStore for SqliteStore {
         .bind(r.admin_id.map(|id| id.to_string()))
         .bind(ms(r.created_at))
         .bind(ms(r.expires_at))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
@@ -295,7 +331,7 @@ impl SecretStore for SqliteStore {
         sqlx::query("UPDATE secrets SET expires_at = ?1 WHERE hash = ?2 AND expires_at < ?1")
             .bind(ms(until))
             .bind(hash.as_bytes().as_slice())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(map_err)?;
         Ok(())
@@ -304,7 +340,7 @@ impl SecretStore for SqliteStore {
     async fn delete_expired_secrets(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM secrets WHERE expires_at < ?")
             .bind(ms(before))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
@@ -343,7 +379,7 @@ impl SessionStore for SqliteStore {
         .bind(ms(s.updated_at))
         .bind(ms(s.expires_at))
         .bind(s.finished_at.map(ms))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
@@ -397,13 +433,13 @@ impl SessionStore for SqliteStore {
         .bind(tenant.to_string())
         .bind(id.to_string())
         .bind(from_json)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         let now = sqlx::query_scalar::<_, String>("SELECT status FROM sessions WHERE tenant_id = ? AND id = ?")
             .bind(tenant.to_string())
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.writer())
             .await
             .map_err(map_err)?;
         now.map(|s| rows::parse_status(&s)).transpose()
@@ -419,7 +455,7 @@ impl AdminStore for SqliteStore {
             .bind(a.email.as_str())
             .bind(&a.password_hash)
             .bind(ms(a.created_at))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(map_err)?;
         Ok(())

@@ -1,449 +1,42 @@
-//! Captures, challenges, jobs and results over SQLite.
+//! Verification results and image references over SQLite, and the helpers the capture and job
+//! modules share.
 
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 use veriframe_core::blob::BlobKey;
 use veriframe_core::clock::{from_unix_millis, unix_millis};
-use veriframe_core::ids::{ChallengeId, InterviewId, JobId, TenantId};
-use veriframe_core::ports::{
-    CaptureRecord, CaptureStore, ChallengeRecord, Job, JobKind, JobState, JobStore, ResultStore, StoreError,
-    StoreResult,
-};
+use veriframe_core::ids::{InterviewId, TenantId};
+use veriframe_core::ports::{ResultStore, StoreError, StoreResult};
 use veriframe_core::scores::Scores;
-use veriframe_core::verification::{CaptureKind, DocumentFindings, FaceFindings, LivenessFindings, SessionResults};
+use veriframe_core::verification::{DocumentFindings, FaceFindings, LivenessFindings, SessionResults};
 
 use crate::SqliteStore;
 use crate::rows::map_err;
 
-fn ms(t: OffsetDateTime) -> i64 {
+pub(crate) fn ms(t: OffsetDateTime) -> i64 {
     unix_millis(t)
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("unreadable {what} in the database"))
 }
 
-fn time(ms: i64) -> StoreResult<OffsetDateTime> {
+pub(crate) fn time(ms: i64) -> StoreResult<OffsetDateTime> {
     from_unix_millis(ms).ok_or_else(|| corrupt("timestamp"))
 }
 
-fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|_| corrupt(what))
 }
 
-fn blob_keys(text: &str) -> StoreResult<Vec<BlobKey>> {
+pub(crate) fn blob_keys(text: &str) -> StoreResult<Vec<BlobKey>> {
     let keys: Vec<String> = from_json(text, "blob keys")?;
     keys.iter().map(|k| BlobKey::parse(k).ok_or_else(|| corrupt("blob key"))).collect()
-}
-
-#[derive(sqlx::FromRow)]
-struct CaptureRow {
-    id: String,
-    tenant_id: String,
-    session_id: String,
-    kind: String,
-    accepted: bool,
-    problems: String,
-    summary: String,
-    blobs: String,
-    source: String,
-    challenge_id: Option<String>,
-    idempotency_key: Option<String>,
-    created_at: i64,
-}
-
-impl TryFrom<CaptureRow> for CaptureRecord {
-    type Error = StoreError;
-    fn try_from(r: CaptureRow) -> StoreResult<Self> {
-        Ok(CaptureRecord {
-            id: r.id.parse().map_err(|_| corrupt("capture id"))?,
-            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
-            session_id: r.session_id.parse().map_err(|_| corrupt("interview id"))?,
-            kind: CaptureKind::parse(&r.kind).ok_or_else(|| corrupt("capture kind"))?,
-            accepted: r.accepted,
-            problems: from_json(&r.problems, "capture problems")?,
-            summary: from_json(&r.summary, "capture summary")?,
-            blobs: blob_keys(&r.blobs)?,
-            source: r.source,
-            challenge_id: r.challenge_id.map(|id| id.parse().map_err(|_| corrupt("challenge id"))).transpose()?,
-            idempotency_key: r.idempotency_key,
-            created_at: time(r.created_at)?,
-        })
-    }
-}
-
-const CAPTURE_COLUMNS: &str = "id, tenant_id, session_id, kind, accepted, problems, summary, blobs, source, \
-                               challenge_id, idempotency_key, created_at";
-
-#[derive(sqlx::FromRow)]
-struct ChallengeRow {
-    id: String,
-    tenant_id: String,
-    session_id: String,
-    direction: String,
-    created_at: i64,
-    expires_at: i64,
-    answered_at: Option<i64>,
-}
-
-impl TryFrom<ChallengeRow> for ChallengeRecord {
-    type Error = StoreError;
-    fn try_from(r: ChallengeRow) -> StoreResult<Self> {
-        Ok(ChallengeRecord {
-            id: r.id.parse().map_err(|_| corrupt("challenge id"))?,
-            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
-            session_id: r.session_id.parse().map_err(|_| corrupt("interview id"))?,
-            direction: r.direction,
-            created_at: time(r.created_at)?,
-            expires_at: time(r.expires_at)?,
-            answered_at: r.answered_at.map(time).transpose()?,
-        })
-    }
-}
-
-#[async_trait]
-impl CaptureStore for SqliteStore {
-    async fn insert_capture(&self, c: &CaptureRecord) -> StoreResult<()> {
-        let blobs: Vec<&str> = c.blobs.iter().map(BlobKey::as_str).collect();
-        sqlx::query(
-            "INSERT INTO captures (id, tenant_id, session_id, kind, accepted, problems, summary, blobs, source,
-                challenge_id, idempotency_key, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.tenant_id.to_string())
-        .bind(c.session_id.to_string())
-        .bind(c.kind.as_str())
-        .bind(c.accepted)
-        .bind(json(&c.problems)?)
-        .bind(json(&c.summary)?)
-        .bind(json(&blobs)?)
-        .bind(&c.source)
-        .bind(c.challenge_id.map(|id| id.to_string()))
-        .bind(c.idempotency_key.as_deref())
-        .bind(ms(c.created_at))
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn capture_by_idempotency_key(
-        &self,
-        tenant: TenantId,
-        session: InterviewId,
-        key: &str,
-    ) -> StoreResult<Option<CaptureRecord>> {
-        sqlx::query_as::<_, CaptureRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {CAPTURE_COLUMNS} FROM captures WHERE tenant_id = ? AND session_id = ? AND idempotency_key = ?"
-        )))
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .bind(key)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_err)?
-        .map(TryInto::try_into)
-        .transpose()
-    }
-
-    async fn captures(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<CaptureRecord>> {
-        sqlx::query_as::<_, CaptureRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {CAPTURE_COLUMNS} FROM captures WHERE tenant_id = ? AND session_id = ? ORDER BY created_at, id"
-        )))
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
-    }
-
-    async fn insert_challenge(&self, c: &ChallengeRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO challenges (id, tenant_id, session_id, direction, created_at, expires_at, answered_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.tenant_id.to_string())
-        .bind(c.session_id.to_string())
-        .bind(&c.direction)
-        .bind(ms(c.created_at))
-        .bind(ms(c.expires_at))
-        .bind(c.answered_at.map(ms))
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn challenge(
-        &self,
-        tenant: TenantId,
-        session: InterviewId,
-        id: ChallengeId,
-    ) -> StoreResult<Option<ChallengeRecord>> {
-        sqlx::query_as::<_, ChallengeRow>(
-            "SELECT id, tenant_id, session_id, direction, created_at, expires_at, answered_at
-             FROM challenges WHERE tenant_id = ? AND session_id = ? AND id = ?",
-        )
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .bind(id.to_string())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_err)?
-        .map(TryInto::try_into)
-        .transpose()
-    }
-
-    async fn answer_challenge(&self, tenant: TenantId, id: ChallengeId, at: OffsetDateTime) -> StoreResult<bool> {
-        let done =
-            sqlx::query("UPDATE challenges SET answered_at = ? WHERE tenant_id = ? AND id = ? AND answered_at IS NULL")
-                .bind(ms(at))
-                .bind(tenant.to_string())
-                .bind(id.to_string())
-                .execute(self.pool())
-                .await
-                .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn record_consent(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET consented_at = COALESCE(consented_at, ?), updated_at = ? WHERE tenant_id = ? AND id = ?",
-        )
-        .bind(ms(at))
-        .bind(ms(at))
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn record_submission(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET submitted_at = COALESCE(submitted_at, ?), updated_at = ? WHERE tenant_id = ? AND id = ?",
-        )
-        .bind(ms(at))
-        .bind(ms(at))
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct JobRow {
-    id: String,
-    tenant_id: String,
-    session_id: String,
-    kind: String,
-    state: String,
-    attempts: i64,
-    run_after: i64,
-    lease_until: Option<i64>,
-    worker: Option<String>,
-    last_error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<JobRow> for Job {
-    type Error = StoreError;
-    fn try_from(r: JobRow) -> StoreResult<Self> {
-        Ok(Job {
-            id: r.id.parse().map_err(|_| corrupt("job id"))?,
-            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
-            session_id: r.session_id.parse().map_err(|_| corrupt("interview id"))?,
-            kind: JobKind::parse(&r.kind).ok_or_else(|| corrupt("job kind"))?,
-            state: JobState::parse(&r.state).ok_or_else(|| corrupt("job state"))?,
-            attempts: u32::try_from(r.attempts).map_err(|_| corrupt("job attempts"))?,
-            run_after: time(r.run_after)?,
-            lease_until: r.lease_until.map(time).transpose()?,
-            worker: r.worker,
-            last_error: r.last_error,
-            created_at: time(r.created_at)?,
-            updated_at: time(r.updated_at)?,
-        })
-    }
-}
-
-const JOB_COLUMNS: &str = "id, tenant_id, session_id, kind, state, attempts, run_after, lease_until, worker, last_error, created_at, updated_at";
-
-#[async_trait]
-impl JobStore for SqliteStore {
-    async fn enqueue_job(
-        &self,
-        tenant: TenantId,
-        session: InterviewId,
-        kind: JobKind,
-        run_after: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
-        // Every SET expression reads the row as it was before the update.
-        sqlx::query(
-            "INSERT INTO jobs (id, tenant_id, session_id, kind, state, attempts, rerun, run_after, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'queued', 0, 0, ?, ?, ?)
-             ON CONFLICT (session_id, kind) DO UPDATE SET
-                 rerun = CASE WHEN jobs.state = 'running' THEN 1 ELSE jobs.rerun END,
-                 run_after = CASE
-                     WHEN jobs.state = 'queued' THEN MIN(jobs.run_after, excluded.run_after)
-                     WHEN jobs.state IN ('done', 'failed') THEN excluded.run_after
-                     ELSE jobs.run_after END,
-                 attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
-                 last_error = CASE WHEN jobs.state IN ('done', 'failed') THEN NULL ELSE jobs.last_error END,
-                 state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'queued' ELSE jobs.state END,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(JobId::generate(now).to_string())
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .bind(kind.as_str())
-        .bind(ms(run_after))
-        .bind(ms(now))
-        .bind(ms(now))
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn claim_job(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-    ) -> StoreResult<Option<Job>> {
-        // One statement: SQLite has a single writer, so the pick and the lease cannot interleave
-        // with another claimer.
-        sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs SET state = 'running', worker = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
-             WHERE id = (
-                 SELECT id FROM jobs
-                 WHERE (state = 'queued' AND run_after <= ?3) OR (state = 'running' AND lease_until < ?3)
-                 ORDER BY run_after, created_at LIMIT 1)
-             RETURNING {JOB_COLUMNS}"
-        )))
-        .bind(worker)
-        .bind(ms(lease_until))
-        .bind(ms(now))
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_err)?
-        .map(TryInto::try_into)
-        .transpose()
-    }
-
-    async fn extend_lease(&self, id: JobId, worker: &str, lease_until: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'running'")
-            .bind(ms(lease_until))
-            .bind(id.to_string())
-            .bind(worker)
-            .execute(self.pool())
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE jobs SET
-                 state = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
-                 attempts = CASE WHEN rerun = 1 THEN 0 ELSE attempts END,
-                 run_after = CASE WHEN rerun = 1 THEN ?1 ELSE run_after END,
-                 rerun = 0, lease_until = NULL, worker = NULL, last_error = NULL, updated_at = ?1
-             WHERE id = ?2 AND worker = ?3 AND state = 'running'",
-        )
-        .bind(ms(now))
-        .bind(id.to_string())
-        .bind(worker)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn retry_job(
-        &self,
-        id: JobId,
-        worker: &str,
-        error: &str,
-        run_after: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'queued', run_after = ?1, last_error = ?2, lease_until = NULL, worker = NULL,
-                 updated_at = ?3
-             WHERE id = ?4 AND worker = ?5 AND state = 'running'",
-        )
-        .bind(ms(run_after))
-        .bind(error)
-        .bind(ms(now))
-        .bind(id.to_string())
-        .bind(worker)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn fail_job(&self, id: JobId, worker: &str, error: &str, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE jobs SET
-                 state = CASE WHEN rerun = 1 THEN 'queued' ELSE 'failed' END,
-                 attempts = CASE WHEN rerun = 1 THEN 0 ELSE attempts END,
-                 run_after = CASE WHEN rerun = 1 THEN ?1 ELSE run_after END,
-                 rerun = 0, last_error = ?2, lease_until = NULL, worker = NULL, updated_at = ?1
-             WHERE id = ?3 AND worker = ?4 AND state = 'running'",
-        )
-        .bind(ms(now))
-        .bind(error)
-        .bind(id.to_string())
-        .bind(worker)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn jobs(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<Job>> {
-        sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND session_id = ? ORDER BY created_at, id"
-        )))
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
-    }
-
-    async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(t) FROM (
-                 SELECT MIN(run_after) AS t FROM jobs WHERE state = 'queued'
-                 UNION ALL
-                 SELECT MIN(lease_until) AS t FROM jobs WHERE state = 'running')",
-        )
-        .fetch_one(self.pool())
-        .await
-        .map_err(map_err)?;
-        next.map(time).transpose()
-    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -499,7 +92,7 @@ impl ResultStore for SqliteStore {
         .bind(json(findings)?)
         .bind(data.map(BlobKey::as_str))
         .bind(ms(at))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
@@ -524,7 +117,7 @@ impl ResultStore for SqliteStore {
         .bind(json(face)?)
         .bind(liveness)
         .bind(ms(at))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
@@ -545,7 +138,7 @@ impl ResultStore for SqliteStore {
         .bind(tenant.to_string())
         .bind(json(scores)?)
         .bind(ms(at))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
@@ -559,30 +152,10 @@ impl ResultStore for SqliteStore {
         key: &BlobKey,
         at: OffsetDateTime,
     ) -> StoreResult<Option<BlobKey>> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
-        let old: Option<String> = sqlx::query_scalar(
-            "SELECT blob_key FROM session_images WHERE tenant_id = ? AND session_id = ? AND name = ?",
-        )
-        .bind(tenant.to_string())
-        .bind(session.to_string())
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO session_images (session_id, tenant_id, name, blob_key, created_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (session_id, name) DO UPDATE SET blob_key = excluded.blob_key, created_at = excluded.created_at",
-        )
-        .bind(session.to_string())
-        .bind(tenant.to_string())
-        .bind(name)
-        .bind(key.as_str())
-        .bind(ms(at))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        let mut tx = self.write_transaction().await?;
+        let old = register_image(&mut tx, tenant, session, name, key, at).await?;
         tx.commit().await.map_err(map_err)?;
-        old.filter(|o| o != key.as_str()).map(|k| BlobKey::parse(&k).ok_or_else(|| corrupt("blob key"))).transpose()
+        Ok(old)
     }
 
     async fn images(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<(String, BlobKey)>> {
@@ -596,4 +169,51 @@ impl ResultStore for SqliteStore {
         .map_err(map_err)?;
         rows.into_iter().map(|(n, k)| Ok((n, BlobKey::parse(&k).ok_or_else(|| corrupt("blob key"))?))).collect()
     }
+
+    async fn referenced_blobs(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<BlobKey>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT j.value FROM captures c, json_each(c.blobs) j WHERE c.tenant_id = ?1 AND c.session_id = ?2
+             UNION SELECT blob_key FROM session_images WHERE tenant_id = ?1 AND session_id = ?2
+             UNION SELECT document_data_blob FROM session_results
+                 WHERE tenant_id = ?1 AND session_id = ?2 AND document_data_blob IS NOT NULL",
+        )
+        .bind(tenant.to_string())
+        .bind(session.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_err)?;
+        rows.into_iter().map(|(k,)| BlobKey::parse(&k).ok_or_else(|| corrupt("blob key"))).collect()
+    }
+}
+
+/// Points an image name at a blob, inside the caller's transaction; returns the key it replaced.
+pub(crate) async fn register_image(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    session: InterviewId,
+    name: &str,
+    key: &BlobKey,
+    at: OffsetDateTime,
+) -> StoreResult<Option<BlobKey>> {
+    let old: Option<String> =
+        sqlx::query_scalar("SELECT blob_key FROM session_images WHERE tenant_id = ? AND session_id = ? AND name = ?")
+            .bind(tenant.to_string())
+            .bind(session.to_string())
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    sqlx::query(
+        "INSERT INTO session_images (session_id, tenant_id, name, blob_key, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (session_id, name) DO UPDATE SET blob_key = excluded.blob_key, created_at = excluded.created_at",
+    )
+    .bind(session.to_string())
+    .bind(tenant.to_string())
+    .bind(name)
+    .bind(key.as_str())
+    .bind(ms(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    old.filter(|o| o != key.as_str()).map(|k| BlobKey::parse(&k).ok_or_else(|| corrupt("blob key"))).transpose()
 }

@@ -11,14 +11,14 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use veriframe_testkit::synth::{Holder, frontal, head_turn, jpeg, passport, photo};
+use veriframe_testkit::synth::{Act, Holder, film_for, frontal, jpeg, passport, photo, subject};
 use veriframe_testkit::{Backend, TestApp};
 
 struct Inputs {
     document: Vec<u8>,
     selfie: Vec<u8>,
-    left: Vec<Vec<u8>>,
-    right: Vec<Vec<u8>>,
+    /// Who turns their head (each challenge's film is rendered before its upload is timed).
+    face: veriframe_synth::camera::Subject,
 }
 
 #[derive(Default)]
@@ -56,15 +56,7 @@ async fn onboard(app: &TestApp, inputs: &Inputs, pause: Duration) -> Timings {
         tokio::time::sleep(pause).await;
     }
     let challenge: Value = post("challenge").send().await.unwrap().json().await.unwrap();
-    let frames = if challenge["direction"] == "left" { &inputs.left } else { &inputs.right };
-    let mut form = reqwest::multipart::Form::new();
-    for (i, frame) in frames.iter().enumerate() {
-        let part = reqwest::multipart::Part::bytes(frame.clone())
-            .file_name(format!("{i}.jpg"))
-            .mime_str("image/jpeg")
-            .unwrap();
-        form = form.part("frame", part);
-    }
+    let form = film_for(&inputs.face, &challenge, Act::Genuine, 1).form();
     let started = Instant::now();
     let id = challenge["challengeId"].as_str().unwrap();
     let answer: Value =
@@ -108,8 +100,7 @@ async fn main() {
     let inputs = Inputs {
         document: jpeg(&passport(&photo("faces/obama_3.jpg"), &Holder::valid("ERIKSSON", "ANNA"))),
         selfie: jpeg(&frontal(&face).0),
-        left: head_turn(&face, true, 7, 1).iter().map(jpeg).collect(),
-        right: head_turn(&face, false, 7, 1).iter().map(jpeg).collect(),
+        face: subject(&face),
     };
     let app = TestApp::spawn_with_workers(Backend::Sqlite, workers).await;
     // One warm-up onboarding, so model pages and connection pools are hot.

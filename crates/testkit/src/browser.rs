@@ -201,28 +201,14 @@ impl Video {
         Self::new(width, height, 5).hold(&on_surface(image, width, height, Rgb([40, 40, 40])), 5)
     }
 
-    /// Poses a page samples every `interval_ms`, starting when the camera opens: pose `i` is on
-    /// screen from `(i - ¼)·interval` to `(i + ¾)·interval` after the camera starts. Samples
-    /// come late rather than early (the page waits for the first picture, about 30-150 ms, and
-    /// timers fire late under load), so a sample up to ¾ of an interval late, or ¼ early, still
-    /// sees the pose meant for it. The last pose is held for `tail_ms` more, and the clip then
-    /// loops back to pose 0.
-    pub fn paced(poses: &[RgbImage], interval_ms: u32, tail_ms: u32) -> Self {
-        assert!(!poses.is_empty(), "at least one pose");
-        let (w, h) = (poses[0].width() & !1, poses[0].height() & !1);
-        let fps = 20;
-        let frame_ms = 1000 / fps;
+    /// A continuous film: `frames` played at `fps`, in order, from the moment the camera opens.
+    pub fn film(frames: &[RgbImage], fps: u32) -> Self {
+        assert!(!frames.is_empty(), "at least one frame");
+        let (w, h) = (frames[0].width() & !1, frames[0].height() & !1);
         let mut video = Self::new(w, h, fps);
-        for pose in poses {
-            video.frames.push(i420(&letterbox(pose, w, h)));
-        }
-        let lead = interval_ms / 4;
-        let total_ms = interval_ms * (poses.len() as u32 - 1) + (interval_ms - lead) + tail_ms;
-        let last = poses.len() - 1;
-        for k in 0..total_ms.div_ceil(frame_ms) {
-            let t = k * frame_ms;
-            let pose = ((t + lead) / interval_ms) as usize;
-            video.sequence.push(pose.min(last));
+        for (i, frame) in frames.iter().enumerate() {
+            video.frames.push(i420(&letterbox(frame, w, h)));
+            video.sequence.push(i);
         }
         video
     }

@@ -223,26 +223,32 @@ impl TestApp {
     /// Boots the application with its first-start demo tenant; verification runs only when the
     /// test drives the pipeline.
     pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_inner(backend, 0).await
+        Self::spawn_inner(backend, 0, |_| {}).await
     }
 
     /// Boots the application with `workers` verification workers running, as `serve` does.
     pub async fn spawn_with_workers(backend: Backend, workers: usize) -> Self {
-        Self::spawn_inner(backend, workers).await
+        Self::spawn_inner(backend, workers, |_| {}).await
     }
 
-    async fn spawn_inner(backend: Backend, workers: usize) -> Self {
+    /// Boots the application with its configuration adjusted first (limits, admission).
+    pub async fn spawn_configured(backend: Backend, workers: usize, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_inner(backend, workers, configure).await
+    }
+
+    async fn spawn_inner(backend: Backend, workers: usize, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(TestDatabase::create().await),
         };
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().to_owned(),
             database_url: database.as_ref().map(|d| d.url.clone()),
             workers: Some(workers),
             ..Config::default()
         };
+        configure(&mut config);
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let store = open_store(&config).await.expect("open store");
@@ -327,6 +333,43 @@ impl TestApp {
 
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The application's blob store (same directory and master key), to plant or inspect blobs.
+    pub fn blobs(&self) -> Arc<dyn veriframe_core::blob::BlobStore> {
+        open_blobs(&self.config).expect("blob store")
+    }
+
+    /// Lets `origin` frame the flow `flow_id` of the demo tenant (browser tests embed the page
+    /// from a parent on a random port).
+    pub async fn allow_origin(&self, flow_id: &str, origin: &str) {
+        let p = self.provisioning();
+        let tenant = p.tenant(&veriframe_core::ids::ClientId::parse(&self.client_id).unwrap()).await.unwrap();
+        let flow_id = veriframe_core::ids::FlowId::parse(flow_id).unwrap();
+        let mut origins = p.flow(&tenant, flow_id).await.unwrap().config.allowed_origins;
+        origins.push(veriframe_core::text::Origin::parse(origin).unwrap());
+        p.set_allowed_origins(&tenant, flow_id, origins).await.unwrap();
+    }
+
+    /// Runs SQL against the application's database directly, bypassing the store: tests inject
+    /// faults (triggers that fail a statement) and break invariants the ports would not.
+    pub async fn sql(&self, statements: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.dir.path().join("veriframe.db");
+                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("open the test database");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned())).execute(&mut conn).await.expect("SQL");
+                let _ = conn.close().await;
+            }
+            Backend::Postgres => {
+                let url = self.config.database_url.clone().expect("PostgreSQL URL");
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to the test database");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned())).execute(&mut conn).await.expect("SQL");
+                let _ = conn.close().await;
+            }
+        }
     }
 
     /// Starts a session on the demo flow; returns (token, interviewId).

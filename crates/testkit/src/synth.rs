@@ -1,21 +1,23 @@
 //! Test inputs generated at test time: identity documents with a real MRZ (emitted by the `mrz`
-//! crate, rendered in OCR-B) and a portrait cut from a face photo, and head-turn frame
-//! sequences rendered from one frontal photo. Nothing generated here is committed.
-//!
-//! The rendering primitives are shared with the vision crate's own tests (included by path, so
-//! there is one copy of each).
+//! crate, rendered in OCR-B) and a portrait cut from a face photo, and head-turn films rendered
+//! from one frontal photo (by `veriframe-synth`, the same renderer the liveness lab uses) and
+//! sampled the way the hosted page does. Nothing generated here is committed.
 
-#[path = "../../vision/tests/common/headturn.rs"]
-mod headturn;
 #[path = "../../vision/tests/support/mod.rs"]
 mod mrz_support;
 
 use image::{Rgb, RgbImage};
+use serde_json::Value;
+use veriframe_synth::camera::{Framing, Subject};
+use veriframe_synth::film::{self, Capture};
+use veriframe_synth::motion::Gesture;
+use veriframe_synth::sampling::FrameSampling;
 use veriframe_vision::decode::{DecodeLimits, decode, encode_jpeg};
 use veriframe_vision::face::engine::largest;
 use veriframe_vision::face::{DetectorKind, Keypoints};
 
-pub use headturn::Rng;
+pub use veriframe_synth::Rng;
+pub use veriframe_synth::film::Act;
 
 use crate::{engines, testdata_dir};
 
@@ -126,34 +128,87 @@ pub fn passport(portrait_photo: &RgbImage, holder: &Holder) -> RgbImage {
     page
 }
 
-/// The 480×640 frontal frame of `photo` and the face's keypoints in it.
-pub fn frontal(photo: &RgbImage) -> (RgbImage, Keypoints) {
+/// Keypoints of the largest face in `photo` (full-range detector).
+fn keypoints(photo: &RgbImage) -> Keypoints {
     let engines = engines().expect("models");
     let dets = engines.face.detect(photo, DetectorKind::Full256).expect("detect");
-    let frame = headturn::selfie_frame(photo, &largest(&dets).expect("a face").keypoints);
-    let dets = engines.face.detect(&frame, DetectorKind::Full256).expect("detect");
-    let kp = largest(&dets).expect("a face in the frame").keypoints;
-    (frame, kp)
+    largest(&dets).expect("a face in the photo").keypoints
 }
 
-/// `n` frames of a head turn of about 35° to the subject's `left` (or right) and back,
-/// rendered from the frontal `photo`, with camera noise.
-pub fn head_turn(photo: &RgbImage, left: bool, n: usize, seed: u64) -> Vec<RgbImage> {
-    let (frame, kp) = frontal(photo);
-    let angles = headturn::turn_angles(if left { 35.0 } else { -35.0 });
-    let mut rng = Rng::new(seed);
-    (0..n)
-        .map(|i| {
-            let at = if n <= 1 { 0 } else { (i * (angles.len() - 1) + (n - 1) / 2) / (n - 1) };
-            headturn::capture(&headturn::turn_head(&frame, &kp, angles[at]), &mut rng)
-        })
-        .collect()
+/// A phone selfie: the face of `photo` in a 480×640 portrait frame, eyes 84 px apart.
+pub const SELFIE: Framing = Framing { width: 480, height: 640, eye_x: 0.5, eye_y: 270.0 / 640.0, iod: 84.0 / 640.0 };
+
+/// The 480×640 frontal frame of `photo` and the face's keypoints in it.
+pub fn frontal(photo: &RgbImage) -> (RgbImage, Keypoints) {
+    let placed = Subject::place(photo, &keypoints(photo), SELFIE);
+    (placed.frame, placed.keypoints)
 }
 
-/// `n` frames of the frontal photo held still (camera noise only): what a printed photo or a
-/// screen shows.
-pub fn still(photo: &RgbImage, n: usize, seed: u64) -> Vec<RgbImage> {
-    let (frame, _) = frontal(photo);
+/// The person of `photo` in front of the camera the page films with.
+pub fn subject(photo: &RgbImage) -> Subject {
+    film::subject(photo, &keypoints(photo))
+}
+
+/// A head-turn film as the page uploads it: small frames, their times, the sharper first frame.
+#[derive(Debug, Clone)]
+pub struct FilmUpload {
+    pub frames: Vec<Vec<u8>>,
+    pub timestamps: Vec<u32>,
+    pub key: Vec<u8>,
+}
+
+impl FilmUpload {
+    /// The multipart body the page posts to `/flow/api/challenge/{id}/frames`.
+    pub fn form(&self) -> reqwest::multipart::Form {
+        let jpeg = |bytes: Vec<u8>, name: String| {
+            reqwest::multipart::Part::bytes(bytes).file_name(name).mime_str("image/jpeg").expect("mime")
+        };
+        let mut form = reqwest::multipart::Form::new();
+        for (i, frame) in self.frames.iter().enumerate() {
+            form = form.part("frame", jpeg(frame.clone(), format!("frame-{i}.jpg")));
+        }
+        form.text("timestamps", serde_json::to_string(&self.timestamps).expect("json"))
+            .part("key", jpeg(self.key.clone(), "key.jpg".into()))
+    }
+}
+
+/// The page's sampling, read from a challenge response (`POST /flow/api/challenge`).
+fn sampling(challenge: &Value) -> (Capture, FrameSampling) {
+    let film = &challenge["film"];
+    let int = |k: &str| u32::try_from(film[k].as_u64().unwrap_or_else(|| panic!("film.{k} in {challenge}"))).unwrap();
+    let float = |k: &str| film[k].as_f64().unwrap_or_else(|| panic!("film.{k} in {challenge}")) as f32;
+    let capture = Capture {
+        interval_ms: int("intervalMs"),
+        prompt_at_ms: int("promptAtMs"),
+        after_prompt_ms: int("afterPromptMs"),
+        sampling: FrameSampling {
+            crop_height: float("cropHeight"),
+            crop_aspect: float("cropAspect"),
+            max_side: int("maxSide"),
+            quality: u8::try_from(int("quality")).unwrap(),
+        },
+    };
+    let key = FrameSampling {
+        crop_height: 1.0,
+        crop_aspect: 10.0,
+        max_side: int("keyMaxSide"),
+        quality: u8::try_from(int("keyQuality")).unwrap(),
+    };
+    (capture, key)
+}
+
+/// A clear, unhurried head turn of 35°: out in 0.6 s after a 0.4 s reaction, held 0.3 s, back
+/// in 0.7 s (the lab plays the whole range of natural turns; tests play this one).
+pub fn clear_turn(left: bool) -> Gesture {
+    Gesture::plain(if left { 1.0 } else { -1.0 }, 35.0, 400.0, 600.0, 300.0, 700.0)
+}
+
+/// What the page would upload for `challenge` when `subject` performs `act` (for a genuine
+/// turn: [`clear_turn`] toward the asked side).
+pub fn film_for(subject: &Subject, challenge: &Value, act: Act, seed: u64) -> FilmUpload {
+    let left = challenge["direction"] == "left";
+    let (capture, key) = sampling(challenge);
     let mut rng = Rng::new(seed);
-    (0..n).map(|_| headturn::capture(&frame, &mut rng)).collect()
+    let attempt = film::record_gesture(subject, act, clear_turn(left), &capture, &key, &mut rng);
+    FilmUpload { frames: attempt.frames, timestamps: attempt.at_ms, key: attempt.key }
 }

@@ -1,5 +1,6 @@
 //! Composition root: picks the store, wires the services, builds the router, serves.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,31 +12,64 @@ use tokio::net::TcpListener;
 use veriframe_blob::{BlobLocation, Keyring, MasterKey, open_blob_store};
 use veriframe_core::blob::BlobStore;
 use veriframe_core::capture::Capturing;
+use veriframe_core::ids::TenantId;
 use veriframe_core::ports::{PasswordError, PasswordHasher, Store};
 use veriframe_core::results::Results;
 use veriframe_core::service::{Bootstrapped, Onboarding, Provisioning, Settings};
 use veriframe_core::{Clock, SystemClock, password};
 use veriframe_http::AppState;
-use veriframe_pipeline::{Analyzer, CpuPool, Engines, JpegCropper, Pipeline, PipelineSettings, Wakeup};
+use veriframe_http::middleware::{Guards, MemoryBudget};
+use veriframe_http::throttle::Throttle;
+use veriframe_pipeline::{
+    Admission, Analyzer, CpuError, CpuPool, Engines, JpegCropper, Pipeline, PipelineSettings, Wakeup,
+};
 use veriframe_store_postgres::{PostgresSettings, PostgresStore};
 use veriframe_store_sqlite::{SqliteSettings, SqliteStore};
 
-use crate::config::{Config, DatabaseKind, redact_url};
+use crate::config::{AdmissionConfig, Config, DatabaseKind, redact_url};
 
-/// argon2 on tokio's blocking pool, so a login never stalls request handling.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BlockingArgon2;
+/// argon2 on a bounded pool of its own: each check holds ~19 MiB, so a storm of log-ins queues
+/// a few and refuses the rest with a fast 503 instead of allocating without limit.
+#[derive(Debug, Clone)]
+pub struct BoundedArgon2 {
+    pool: CpuPool,
+}
+
+impl BoundedArgon2 {
+    pub fn new(slots: usize, queue: usize) -> Self {
+        Self {
+            pool: CpuPool::named("veriframe-argon2", Admission {
+                size: slots,
+                queue,
+                max_wait: std::time::Duration::from_secs(5),
+                retry_after: std::time::Duration::from_secs(1),
+            }),
+        }
+    }
+}
+
+impl Default for BoundedArgon2 {
+    fn default() -> Self {
+        let admission = AdmissionConfig::default();
+        Self::new(admission.password_slots, admission.password_queue)
+    }
+}
+
+fn password_error(e: CpuError) -> PasswordError {
+    match e {
+        CpuError::Busy { retry_after } => PasswordError::Busy { retry_after },
+        CpuError::Failed(detail) => PasswordError::Failed(detail),
+    }
+}
 
 #[async_trait]
-impl PasswordHasher for BlockingArgon2 {
+impl PasswordHasher for BoundedArgon2 {
     async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        tokio::task::spawn_blocking(move || password::hash_password(&password))
-            .await
-            .map_err(|e| PasswordError(e.to_string()))?
+        self.pool.run(move || password::hash_password(&password)).await.map_err(password_error)?
     }
 
-    async fn verify(&self, password: String, hash: String) -> bool {
-        tokio::task::spawn_blocking(move || password::verify_password(&password, &hash)).await.unwrap_or(false)
+    async fn verify(&self, password: String, hash: String) -> Result<bool, PasswordError> {
+        self.pool.run(move || password::verify_password(&password, &hash)).await.map_err(password_error)
     }
 }
 
@@ -70,7 +104,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Services for CLI commands that work on the store directly.
 pub fn provisioning(store: Arc<dyn Store>) -> Provisioning {
-    Provisioning::new(store, Arc::new(SystemClock), Arc::new(BlockingArgon2))
+    Provisioning::new(store, Arc::new(SystemClock), Arc::new(BoundedArgon2::default()))
 }
 
 /// Opens the encrypted blob store: creates the master key on first start.
@@ -98,7 +132,12 @@ pub fn load_engines(config: &Config, fetch_if_missing: bool) -> anyhow::Result<A
         eprintln!("Fetching the verification models into {} (first start only) ...", dir.display());
         crate::commands::models::fetch_with_progress(&dir).context("fetching the models")?;
     }
-    let engines = Engines::load(&dir, config.pad_models_dir.as_deref()).context("loading the models")?;
+    // Passive PAD: the configured directory, else what `models fetch --pad` installed.
+    let pad = match &config.pad_models_dir {
+        Some(pad) => Some(pad.clone()),
+        None => veriframe_vision::models::pad::installed(&dir).context("the passive PAD models")?,
+    };
+    let engines = Engines::load(&dir, pad.as_deref()).context("loading the models")?;
     Ok(Arc::new(engines))
 }
 
@@ -137,15 +176,20 @@ impl App {
         let blobs = open_blobs(config)?;
         let config_for_models = config.clone();
         let engines = tokio::task::spawn_blocking(move || load_engines(&config_for_models, true)).await??;
-        let parts =
-            Parts { store, blobs, engines, clock: Arc::new(SystemClock), pipeline: PipelineSettings::default() };
+        let pipeline = PipelineSettings {
+            lease: Duration::seconds(i64::from(config.job_lease_seconds)),
+            ..PipelineSettings::default()
+        };
+        let parts = Parts { store, blobs, engines, clock: Arc::new(SystemClock), pipeline };
         Self::with_parts(config, bound, parts).await
     }
 
     /// Same, with given parts.
     pub async fn with_parts(config: &Config, bound: SocketAddr, parts: Parts) -> anyhow::Result<Self> {
         let Parts { store, blobs, engines, clock, pipeline } = parts;
-        let passwords: Arc<dyn PasswordHasher> = Arc::new(BlockingArgon2);
+        let admission = &config.admission;
+        let passwords: Arc<dyn PasswordHasher> =
+            Arc::new(BoundedArgon2::new(admission.password_slots, admission.password_queue));
         let bootstrapped = Provisioning::new(store.clone(), clock.clone(), passwords.clone())
             .bootstrap_if_empty()
             .await
@@ -157,8 +201,28 @@ impl App {
             session_token_ttl: Duration::days(i64::from(config.session_token_ttl_days)),
             ..Settings::default()
         };
-        let onboarding = Onboarding::new(store.clone(), clock.clone(), passwords, settings);
-        let cpu = CpuPool::per_core();
+        let onboarding = Onboarding::new(store.clone(), clock.clone(), passwords, settings)
+            .with_lockout(config.login_lockout.policy());
+        let per_core = Admission::per_core();
+        let cpu = CpuPool::new(Admission {
+            queue: admission.cpu_queue.unwrap_or(per_core.queue),
+            max_wait: std::time::Duration::from_secs(admission.cpu_max_wait_seconds),
+            ..per_core
+        });
+        // Per-tenant limits are configured by clientId; the throttles key on tenant ids.
+        let tenants: HashMap<String, TenantId> = store
+            .list_tenants()
+            .await
+            .context("listing tenants")?
+            .into_iter()
+            .map(|t| (t.client_id.to_string(), t.id))
+            .collect();
+        let guards = Arc::new(Guards {
+            throttle: Throttle::new(&config.limits, &tenants),
+            proxies: config.trusted_proxies()?,
+            uploads: MemoryBudget::new(admission.upload_buffer_mib * 1024 * 1024),
+            image_reads: MemoryBudget::new(admission.image_reads_mib * 1024 * 1024),
+        });
         let wakeup = Arc::new(Wakeup::default());
         let analyzer = Arc::new(Analyzer::new(engines.clone(), cpu.clone()));
         let capturing =
@@ -166,7 +230,13 @@ impl App {
         let results = Results::new(onboarding.clone(), blobs.clone());
         let pipeline = Arc::new(Pipeline::new(store, blobs, engines, cpu.clone(), clock, pipeline, wakeup));
         let workers = config.workers.unwrap_or_else(|| cpu.size());
-        Ok(Self { state: AppState { onboarding, capturing, results }, public_url, pipeline, workers, bootstrapped })
+        Ok(Self {
+            state: AppState { onboarding, capturing, results, guards },
+            public_url,
+            pipeline,
+            workers,
+            bootstrapped,
+        })
     }
 
     pub fn public_url(&self) -> &str {
@@ -191,8 +261,9 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let workers = self.pipeline.spawn_workers(self.workers, stopped);
-        let served =
-            axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        // The peer address feeds the per-client throttles.
+        let service = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await.context("serving HTTP");
         let _ = stop.send(true);
         let deadline = tokio::time::sleep(std::time::Duration::from_secs(8));
         tokio::pin!(deadline);

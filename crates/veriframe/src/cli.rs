@@ -119,7 +119,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             _ => 1,
         };
     }
-    if err.downcast_ref::<veriframe_core::IdError>().is_some() {
+    if err.downcast_ref::<veriframe_core::IdError>().is_some()
+        || err.downcast_ref::<veriframe_core::text::InvalidValue>().is_some()
+    {
         return 2;
     }
     1

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use veriframe_core::lockout::LockoutPolicy;
+use veriframe_http::throttle::{Limits, TrustedProxies};
 
 /// Fully resolved configuration.
 #[derive(Clone, Serialize, Deserialize)]
@@ -47,6 +49,79 @@ pub struct Config {
     /// Verification workers in this process (default: one per core; 0 runs none, for a server
     /// that only takes captures while others verify).
     pub workers: Option<usize>,
+    /// How long a verification job is leased to a worker; a killed server's jobs are taken over
+    /// once their lease ends (a heartbeat extends it while a job runs).
+    pub job_lease_seconds: u32,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client. Empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Token buckets (see SECURITY.md).
+    pub limits: Limits,
+    /// Bounds on expensive work: beyond them requests get a fast 503 with `Retry-After`.
+    pub admission: AdmissionConfig,
+    /// Executive log-in lockout after repeated failures.
+    pub login_lockout: LockoutConfig,
+}
+
+/// Admission control (see `veriframe_pipeline::cpu`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmissionConfig {
+    /// Capture checks that may wait for a CPU slot (one slot per core); default 4 per core.
+    pub cpu_queue: Option<usize>,
+    /// Longest a capture check waits for a slot before it is refused.
+    pub cpu_max_wait_seconds: u64,
+    /// Password checks (argon2, ~19 MiB each) running at once, and how many may wait.
+    pub password_slots: usize,
+    pub password_queue: usize,
+    /// Upload bodies held in memory at once, in MiB.
+    pub upload_buffer_mib: usize,
+    /// `/get/images` answers assembled at once, in MiB (each reserves 24).
+    pub image_reads_mib: usize,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        Self {
+            cpu_queue: None,
+            cpu_max_wait_seconds: 10,
+            password_slots: 2,
+            password_queue: 8,
+            upload_buffer_mib: 64,
+            image_reads_mib: 96,
+        }
+    }
+}
+
+/// Lockout policy for executive log-in (see `veriframe_core::lockout`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    pub free_failures: u32,
+    pub first_lock_seconds: u32,
+    pub max_lock_seconds: u32,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        let policy = LockoutPolicy::default();
+        Self {
+            free_failures: policy.free_failures,
+            first_lock_seconds: u32::try_from(policy.first_lock.whole_seconds()).unwrap_or(30),
+            max_lock_seconds: u32::try_from(policy.max_lock.whole_seconds()).unwrap_or(900),
+        }
+    }
+}
+
+impl LockoutConfig {
+    pub fn policy(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            free_failures: self.free_failures,
+            first_lock: time::Duration::seconds(i64::from(self.first_lock_seconds.max(1))),
+            max_lock: time::Duration::seconds(i64::from(self.max_lock_seconds.max(self.first_lock_seconds).max(1))),
+            ..LockoutPolicy::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +148,11 @@ impl Default for Config {
             blob_url: None,
             master_key_file: None,
             workers: None,
+            job_lease_seconds: 60,
+            trusted_proxies: Vec::new(),
+            limits: Limits::default(),
+            admission: AdmissionConfig::default(),
+            login_lockout: LockoutConfig::default(),
         }
     }
 }
@@ -94,6 +174,11 @@ impl fmt::Debug for Config {
             .field("blob_url", &self.blob_url)
             .field("master_key_file", &self.master_key_file)
             .field("workers", &self.workers)
+            .field("job_lease_seconds", &self.job_lease_seconds)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("limits", &self.limits)
+            .field("admission", &self.admission)
+            .field("login_lockout", &self.login_lockout)
             .finish()
     }
 }
@@ -140,7 +225,23 @@ impl Config {
             );
         }
         anyhow::ensure!(self.session_token_ttl_days >= 1, "session_token_ttl_days must be at least 1");
+        self.trusted_proxies()?;
+        anyhow::ensure!(self.job_lease_seconds >= 3, "job_lease_seconds must be at least 3");
+        anyhow::ensure!(self.admission.password_slots >= 1, "admission.password_slots must be at least 1");
+        anyhow::ensure!(
+            self.admission.upload_buffer_mib >= 24,
+            "admission.upload_buffer_mib must hold one 24 MiB upload"
+        );
+        anyhow::ensure!(
+            self.admission.image_reads_mib >= 24,
+            "admission.image_reads_mib must hold one answer (24 MiB)"
+        );
         Ok(())
+    }
+
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<TrustedProxies> {
+        TrustedProxies::parse(&self.trusted_proxies).map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))
     }
 
     /// Directory of the fetched model files.
@@ -172,7 +273,7 @@ impl Config {
 }
 
 /// Every configuration key, as read from `VERIFRAME_<KEY>`.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 19] = [
     "data_dir",
     "listen",
     "public_url",
@@ -187,6 +288,11 @@ pub const KEYS: [&str; 14] = [
     "blob_url",
     "master_key_file",
     "workers",
+    "job_lease_seconds",
+    "trusted_proxies",
+    "limits",
+    "admission",
+    "login_lockout",
 ];
 
 /// Which store a database URL selects.
@@ -269,6 +375,42 @@ log = "info"
 
 # Verification workers in this process (default: one per core; 0 for none).
 # workers = 2
+
+# A killed server's verification jobs are taken over by others once their lease ends.
+job_lease_seconds = 60
+
+# Reverse proxies whose X-Forwarded-For header names the client (addresses or CIDRs). Only
+# list proxies you run: anyone else could claim any address. Empty: the TCP peer is the client.
+trusted_proxies = []
+
+# Token buckets: a sustained rate per minute and a burst on top. Beyond them: 429 with
+# Retry-After. per_minute = 0 disables a bucket. See SECURITY.md.
+[limits]
+api_key = { per_minute = 6000, burst = 600 }          # per API key
+session_token = { per_minute = 6000, burst = 600 }    # per tenant, token-only calls (not status polling)
+flow_ip = { per_minute = 1200, burst = 300 }          # per client IP: the hosted page and its API
+static_flow_ip = { per_minute = 30, burst = 30 }      # per client IP: sessions from a static flow URL
+uploads_per_session = { per_minute = 20, burst = 20 } # captures and head-turn answers per session
+login_ip = { per_minute = 30, burst = 10 }            # per client IP: executive log-ins
+failed_auth_ip = { per_minute = 30, burst = 60 }      # per client IP: unknown keys, tokens, links
+failed_auth_penalty_seconds = 300                     # then everything from that IP is refused this long
+# Per-tenant limits by clientId, read at start-up:
+# tenants.acme = { api_key = { per_minute = 60000, burst = 2000 } }
+
+# Bounds on expensive work. Beyond them: an immediate 503 with Retry-After.
+[admission]
+# cpu_queue = 8                 # capture checks waiting for a CPU slot (default: 4 per core)
+cpu_max_wait_seconds = 10       # longest wait for a slot
+password_slots = 2              # argon2 checks at once (~19 MiB each)
+password_queue = 8              # and waiting
+upload_buffer_mib = 64          # upload bodies held in memory at once
+image_reads_mib = 96            # /get/images answers assembled at once (24 MiB each)
+
+# Executive log-in: free failures per account, then a lock that doubles with each failure.
+[login_lockout]
+free_failures = 5
+first_lock_seconds = 30
+max_lock_seconds = 900
 "#;
 
 #[cfg(test)]
@@ -284,6 +426,9 @@ mod tests {
         assert_eq!(parsed.env, defaults.env);
         assert_eq!(parsed.session_token_ttl_days, defaults.session_token_ttl_days);
         assert_eq!(parsed.log_format, defaults.log_format);
+        assert_eq!(parsed.limits, defaults.limits);
+        assert_eq!(parsed.admission, defaults.admission);
+        assert_eq!(parsed.login_lockout, defaults.login_lockout);
     }
 
     #[test]

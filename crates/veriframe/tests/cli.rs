@@ -31,6 +31,12 @@ struct Server {
 }
 
 impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Server {
     fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Self {
         let mut command = veriframe(data_dir);
         command.args(["--json", "serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -131,6 +137,7 @@ fn logs_never_carry_secrets_or_personal_data() {
     });
     let (_, logs) = server.terminate();
     assert!(logs.contains("request"), "trace logging was on: {logs}");
+    assert!(!logs.contains('\u{1b}'), "no colour codes when stderr is not a terminal");
     for secret in [key.as_str(), &token, &link, "person-4711", "Featherstonehaugh", "presented-but-wrong"] {
         assert!(!logs.contains(secret), "{secret:?} reached the logs");
     }
@@ -184,6 +191,21 @@ fn provisioning_commands_print_json_and_use_exit_codes() {
     assert_ne!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stderr).contains("modules.faceMatch"));
 
+    let set_origins = |origins: &[&str]| {
+        let mut args = vec!["flows", "set-origins", "--client-id", "acme", flow_id.as_str()];
+        for origin in origins {
+            args.extend(["--origin", origin]);
+        }
+        run_json(data, &args)
+    };
+    let (code, flow) = set_origins(&["https://a.example", "http://localhost:3000/"]);
+    assert_eq!(code, 0);
+    assert_eq!(flow["config"]["allowedOrigins"], json!(["https://a.example", "http://localhost:3000"]));
+    let (code, flow) = set_origins(&[]);
+    assert_eq!(code, 0);
+    assert_eq!(flow["config"]["allowedOrigins"], json!([]), "framable by no other site");
+    assert_eq!(set_origins(&["https://a.example/path"]).0, 2, "an origin has no path");
+
     let output = veriframe(data)
         .args(["--json", "admins", "create", "--client-id", "acme", "--email", "ops@acme.example"])
         .env("VERIFRAME_ADMIN_PASSWORD", "correct horse battery staple")
@@ -236,4 +258,138 @@ fn config_example_and_help() {
         assert!(output.status.success(), "{args:?}");
         assert!(!output.stdout.is_empty());
     }
+}
+
+/// Serves `files` (name → bytes) over plain HTTP on an ephemeral port until the test ends;
+/// anything else is a 404. Returns the base URL.
+fn serve_files(files: Vec<(String, Vec<u8>)>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/models", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut request);
+            let path = request.split_whitespace().nth(1).unwrap_or("");
+            let found = files.iter().find(|(name, _)| path == format!("/models/{name}"));
+            let (status, body): (&str, &[u8]) = match found {
+                Some((_, bytes)) => ("200 OK", bytes),
+                None => ("404 Not Found", b"not found"),
+            };
+            let head = format!("HTTP/1.0 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = std::io::Write::write_all(&mut stream, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut stream, body);
+        }
+    });
+    base
+}
+
+/// A models directory whose registry models are the repository's (linked), so `fetch` has only
+/// the passive PAD files to install.
+fn linked_models(dir: &Path) -> std::path::PathBuf {
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in std::fs::read_dir(veriframe_testkit::models_dir()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::os::unix::fs::symlink(entry.path(), models.join(entry.file_name())).unwrap();
+        }
+    }
+    models
+}
+
+#[test]
+fn models_fetch_installs_the_passive_pad_models_from_a_url_checked_against_their_pins() {
+    let test_only = veriframe_testkit::testdata_dir().join("models-test-only");
+    if !test_only.is_dir() {
+        assert!(!veriframe_testkit::in_ci(), "{} is required under CI", test_only.display());
+        eprintln!("skipping: {} not found", test_only.display());
+        return;
+    }
+    let names = ["2.7_80x80_MiniFASNetV2.onnx", "4_0_0_80x80_MiniFASNetV1SE.onnx"];
+    let genuine: Vec<(String, Vec<u8>)> =
+        names.iter().map(|n| (n.to_string(), std::fs::read(test_only.join(n)).unwrap())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let models = linked_models(dir.path());
+    let fetch = |base: &str| {
+        veriframe(dir.path()).env("VERIFRAME_MODELS_DIR", &models).args(["models", "fetch", "--pad", base]).output().unwrap()
+    };
+
+    // Bytes that are not the pinned models are refused, and nothing is installed.
+    let forged = serve_files(names.iter().map(|n| (n.to_string(), b"not a model".to_vec())).collect());
+    let output = fetch(&forged);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("wrong checksum"), "{stderr}");
+    assert!(!models.join("pad").join(names[0]).exists());
+
+    // A server that lacks a file is a clear error naming the URL.
+    let partial = serve_files(genuine[..1].to_vec());
+    let output = fetch(&partial);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains(names[1]));
+
+    // The genuine files install, and the server then runs passive PAD.
+    let output = fetch(&serve_files(genuine.clone()));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for (name, bytes) in &genuine {
+        assert_eq!(&std::fs::read(models.join("pad").join(name)).unwrap(), bytes);
+    }
+}
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // `veriframe config example | head -c 0`: the reader is gone before the first write.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = veriframe(dir.path()).args(["config", "example"]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+/// A `/proc/<pid>/status` figure, in KiB.
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in {status}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Concurrent wrong-password log-ins used to hold ~140 MiB of argon2 state each with no cap, and
+/// 200 of them took the server to 17.8 GB. The storm here is smaller (the test machine is
+/// shared) and the per-address log-in throttle is off, so only admission control stands between
+/// the storm and the heap: memory must stay flat, and the overflow must be told to come back.
+#[test]
+fn a_log_in_storm_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("veriframe.toml");
+    std::fs::write(&config, "[limits]\nlogin_ip = { per_minute = 0, burst = 0 }\n").unwrap();
+    let server = Server::start(&dir.path().join("data"), &[("VERIFRAME_CONFIG", config.to_str().unwrap())]);
+    let key = server.banner["demoTenant"]["apiKey"].as_str().unwrap().to_owned();
+    let pid = server.pid();
+    let url = format!("{}/executive/log-in", server.base());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // One request first, so lazily built state (the decoy hash, pools) is not counted.
+    let http = reqwest::Client::new();
+    let login = |i: usize| {
+        // Distinct accounts, so no lockout steps in: each attempt costs a full argon2 check.
+        let body = json!({"email": format!("nobody{i}@demo.example"), "password": format!("guess {i}")});
+        http.post(&url).header("x-api-key", &key).json(&body).send()
+    };
+    assert_eq!(runtime.block_on(login(0)).unwrap().status(), 401);
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap(); // resets the peak (VmHWM)
+    let before = proc_status_kib(pid, "VmRSS");
+    let statuses: Vec<u16> = runtime.block_on(async {
+        let storm = (1..=24).map(&login);
+        futures_util::future::join_all(storm).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect()
+    });
+    let peak = proc_status_kib(pid, "VmHWM");
+    server.terminate();
+    assert!(statuses.iter().all(|s| matches!(s, 401 | 503)), "{statuses:?}");
+    assert!(statuses.contains(&503), "the overflow is refused, not queued without bound: {statuses:?}");
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    eprintln!("log-in storm: RSS {} MiB before, peak {} MiB during 24 log-ins", before / 1024, peak / 1024);
+    // Two slots of 19 MiB each, and nothing per queued or refused attempt.
+    assert!(grown_mib < 96, "the storm grew the server by {grown_mib} MiB");
 }

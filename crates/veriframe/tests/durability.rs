@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use veriframe_testkit::synth::{Holder, frontal, head_turn, jpeg, passport, photo};
+use veriframe_testkit::synth::{Holder, film_for, frontal, jpeg, passport, photo, subject};
+use veriframe_testkit::synth::Act;
 
 /// `veriframe serve` on an ephemeral port with `workers` verification workers.
 fn serve(data_dir: &Path, workers: usize) -> (Child, Value) {
@@ -83,18 +84,10 @@ fn a_killed_server_finishes_every_accepted_onboarding_after_restart() {
             assert_eq!(answer["accepted"], true, "{kind}: {answer}");
         }
         let challenge: Value = post("challenge").send().await.unwrap().json().await.unwrap();
-        let left = challenge["direction"] == "left";
-        let mut form = reqwest::multipart::Form::new();
-        for (i, frame) in head_turn(&face, left, 7, 5).iter().enumerate() {
-            let part = reqwest::multipart::Part::bytes(jpeg(frame))
-                .file_name(format!("{i}.jpg"))
-                .mime_str("image/jpeg")
-                .unwrap();
-            form = form.part("frame", part);
-        }
+        let film = film_for(&subject(&face), &challenge, Act::Genuine, 5);
         let id = challenge["challengeId"].as_str().unwrap();
         let answer: Value =
-            post(&format!("challenge/{id}/frames")).multipart(form).send().await.unwrap().json().await.unwrap();
+            post(&format!("challenge/{id}/frames")).multipart(film.form()).send().await.unwrap().json().await.unwrap();
         assert_eq!(answer["accepted"], true, "{answer}");
         let submitted = post("submit").send().await.unwrap();
         assert_eq!(submitted.status(), 200);

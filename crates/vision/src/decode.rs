@@ -20,21 +20,29 @@ pub struct DecodeLimits {
     pub max_bytes: usize,
     /// Largest accepted width or height.
     pub max_dimension: u32,
-    /// Largest accepted width × height.
+    /// Smallest accepted width or height: below it nothing can be verified.
+    pub min_dimension: u32,
+    /// Largest accepted width × height: the pixel budget.
     pub max_pixels: u64,
     /// Cap on what the decoder may allocate while decoding.
     pub max_alloc: u64,
 }
 
+/// The pixel budget: 2²⁴ pixels (16.8 MP, e.g. 4096×4096). A phone's photo (12 MP, 4032×3024;
+/// 16 MP, 4608×3456) and any camera frame a browser delivers fit; 48 MP "full resolution"
+/// photos do not and are refused with a clear error. One accepted image decodes to at most
+/// 48 MiB of RGB (with the decoder's own buffers and the analysis, ~170 MiB per CPU slot), which
+/// is what keeps the server's memory bounded when every slot is busy.
+pub const PIXEL_BUDGET: u64 = 1 << 24;
+
 impl Default for DecodeLimits {
-    /// Generous for phone cameras (a 48 MP sensor is 8000×6000), small enough for a 2-core
-    /// server: the worst accepted image decodes to ~150 MB of RGB.
     fn default() -> Self {
         Self {
             max_bytes: 25 * 1024 * 1024,
-            max_dimension: 10_000,
-            max_pixels: 50_000_000,
-            max_alloc: 512 * 1024 * 1024,
+            max_dimension: 8192,
+            min_dimension: 32,
+            max_pixels: PIXEL_BUDGET,
+            max_alloc: 256 * 1024 * 1024,
         }
     }
 }
@@ -67,6 +75,8 @@ pub enum DecodeError {
     TooManyPixels { width: u32, height: u32, pixels: u64, max: u64 },
     #[error("the image has a zero width or height")]
     ZeroSize,
+    #[error("the image is {width}×{height}; each side must be at least {min} pixels")]
+    TooSmall { width: u32, height: u32, min: u32 },
     #[error("the image is corrupt: {0}")]
     Corrupt(String),
     #[error("decoding would need more memory than allowed")]
@@ -154,6 +164,9 @@ fn check_dimensions(width: u32, height: u32, limits: &DecodeLimits) -> Result<()
     }
     if width > limits.max_dimension || height > limits.max_dimension {
         return Err(DecodeError::DimensionsTooLarge { width, height, max: limits.max_dimension });
+    }
+    if width < limits.min_dimension || height < limits.min_dimension {
+        return Err(DecodeError::TooSmall { width, height, min: limits.min_dimension });
     }
     Ok(())
 }
@@ -348,6 +361,14 @@ mod tests {
 
     #[test]
     fn dimension_limits() {
+        let tiny = RgbImage::from_pixel(2, 1, Rgb([9, 9, 9]));
+        assert!(matches!(decode(&png(&tiny), &DecodeLimits::default()), Err(DecodeError::TooSmall { width: 2, .. })));
+        // 7000×7000 is over the budget: refused from the header, before any pixel is allocated.
+        assert!(matches!(
+            check_dimensions(7000, 7000, &DecodeLimits::default()),
+            Err(DecodeError::TooManyPixels { .. })
+        ));
+        assert!(check_dimensions(4032, 3024, &DecodeLimits::default()).is_ok(), "a 12 MP phone photo");
         let img = sample();
         let tight = DecodeLimits { max_dimension: 50, ..DecodeLimits::default() };
         assert!(matches!(decode(&png(&img), &tight), Err(DecodeError::DimensionsTooLarge { width: 64, .. })));

@@ -708,3 +708,82 @@ mod tests {
         assert!(matches!(err, ModelsError::Checksum { .. }));
     }
 }
+
+/// Passive PAD (MiniFASNet V2 + V1SE). No registry ships these weights, so the operator names a
+/// URL they serve them from (`veriframe models fetch --pad URL`); each file is still pinned by
+/// size and sha256, and installed into `<models>/pad/`, where the server finds it.
+pub mod pad {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    use super::{FileStatus, ModelsError, PinnedFile, check_file, hash_reader, io_err};
+    use crate::liveness::pad::{MINIFASNET_V1SE, MINIFASNET_V2};
+
+    /// Subdirectory of the models directory.
+    pub const DIR: &str = "pad";
+
+    /// The two files, by the name they are served and installed under.
+    pub const FILES: &[PinnedFile] = &[
+        PinnedFile {
+            name: MINIFASNET_V2,
+            member: MINIFASNET_V2,
+            size: 1_743_495,
+            sha256: "bbda55bc08218adce935676fc5f6205772a3bcf345d663ea6d2c934f10ee0311",
+        },
+        PinnedFile {
+            name: MINIFASNET_V1SE,
+            member: MINIFASNET_V1SE,
+            size: 1_742_663,
+            sha256: "fee5f520ef3a605c09605a80d87c51b6aed50d324f356e62f8534ea6e22cb446",
+        },
+    ];
+
+    /// Checks `bytes` against `file`'s pin and installs them atomically into `<dir>/pad/`.
+    pub fn install(dir: &Path, file: &'static PinnedFile, bytes: &[u8]) -> Result<PathBuf, ModelsError> {
+        let (actual, size) = hash_reader(bytes).map_err(io_err("cannot hash", dir))?;
+        if actual != file.sha256 || size != file.size {
+            return Err(ModelsError::Checksum { what: file.name.to_owned(), expected: file.sha256, actual, size });
+        }
+        let target_dir = dir.join(DIR);
+        fs::create_dir_all(&target_dir).map_err(io_err("cannot create", &target_dir))?;
+        let target = target_dir.join(file.name);
+        let partial = target_dir.join(format!(".{}.partial", file.name));
+        fs::write(&partial, bytes).map_err(io_err("cannot write", &partial))?;
+        fs::rename(&partial, &target).map_err(io_err("cannot move into place", &target))?;
+        Ok(target)
+    }
+
+    /// `<dir>/pad` when both files are installed and intact, `None` when neither is; an error
+    /// when they are damaged or only one is there (a half install must not pass silently).
+    pub fn installed(dir: &Path) -> Result<Option<PathBuf>, ModelsError> {
+        let pad = dir.join(DIR);
+        let mut states = Vec::new();
+        for file in FILES {
+            let path = pad.join(file.name);
+            states.push((check_file(&path, file)?, path));
+        }
+        if states.iter().all(|(s, _)| *s == FileStatus::Missing) {
+            return Ok(None);
+        }
+        match states.into_iter().find(|(s, _)| *s != FileStatus::Ok) {
+            None => Ok(Some(pad)),
+            Some((_, path)) => Err(ModelsError::NotInstalled { path }),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_file_with_the_wrong_bytes_is_refused_and_a_half_install_is_an_error() {
+            let dir = tempfile::tempdir().unwrap();
+            let err = install(dir.path(), &FILES[0], b"not the model").unwrap_err();
+            assert!(matches!(err, ModelsError::Checksum { .. }), "{err}");
+            assert_eq!(installed(dir.path()).unwrap(), None);
+            fs::create_dir_all(dir.path().join(DIR)).unwrap();
+            fs::write(dir.path().join(DIR).join(FILES[0].name), b"damaged").unwrap();
+            assert!(installed(dir.path()).is_err());
+        }
+    }
+}

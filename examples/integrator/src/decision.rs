@@ -110,6 +110,7 @@ mod tests {
                 liveness_score: value("OK"),
                 photo_quality: value("OK"),
                 overall: value("OK"),
+                checks: Vec::new(),
             }),
             face_recognition: Some(FaceRecognitionScore {
                 existing_user: false,

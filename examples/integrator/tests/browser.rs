@@ -43,7 +43,10 @@ impl Integrator {
         let settings = Settings::new(&app.base_url, &app.api_key, &app.flow_id);
         let state = AppState::new(settings, db.clone()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://localhost:{}/", listener.local_addr().unwrap().port());
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://localhost:{port}/");
+        // veriframe lets only the flow's allowed origins frame it.
+        app.allow_origin(&app.flow_id, &format!("http://localhost:{port}")).await;
         let server = tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
         Self { url, db, server, _dir: dir }
     }

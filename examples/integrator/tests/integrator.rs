@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Connection as _;
 use tokio::net::TcpListener;
 use veriframe_integrator::{AppState, Db, Settings, router};
-use veriframe_testkit::synth::{Holder, frontal, head_turn, jpeg, passport, photo};
+use veriframe_testkit::synth::{Act, Holder, film_for, frontal, jpeg, passport, photo, subject};
 use veriframe_testkit::{Backend, TestApp};
 
 /// The integrator on an ephemeral port with a fresh database file.
@@ -366,16 +366,16 @@ async fn complete_hosted_flow(app: &TestApp, onboarding_url: &str, document_port
     assert_eq!((answer["accepted"].as_bool(), answer["next"].as_str()), (Some(true), Some("liveness")), "{answer}");
 
     let challenge: Value = post("flow/api/challenge").send().await.unwrap().json().await.unwrap();
-    let left = challenge["direction"] == "left";
-    let mut form = reqwest::multipart::Form::new();
-    for (i, frame) in head_turn(&face, left, 7, 11).iter().enumerate() {
-        let part =
-            reqwest::multipart::Part::bytes(jpeg(frame)).file_name(format!("{i}.jpg")).mime_str("image/jpeg").unwrap();
-        form = form.part("frame", part);
-    }
+    let film = film_for(&subject(&face), &challenge, Act::Genuine, 11);
     let id = challenge["challengeId"].as_str().unwrap_or_else(|| panic!("{challenge}"));
-    let turned: Value =
-        post(&format!("flow/api/challenge/{id}/frames")).multipart(form).send().await.unwrap().json().await.unwrap();
+    let turned: Value = post(&format!("flow/api/challenge/{id}/frames"))
+        .multipart(film.form())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(turned["accepted"], true, "{turned}");
     let submitted = post("flow/api/submit").send().await.unwrap();
     assert_eq!(submitted.status(), 200);

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
-use veriframe_core::capture::{CHALLENGE_FRAME_INTERVAL_MS, CHALLENGE_FRAMES};
+use veriframe_synth::camera::{Framing, Subject, sensor};
+use veriframe_synth::film::Act;
 
 use super::{Browser, STEP_TIMEOUT, Video};
-use crate::synth::{Holder, frontal, head_turn, passport, photo, still};
+use crate::synth::{Holder, Rng, clear_turn, frontal, passport, photo};
 
 /// How long a capture or a head turn may take from the click to the page's verdict (capture,
 /// upload and the checks on the server, in a debug build on a loaded machine).
@@ -62,41 +63,63 @@ pub fn document_clip(document: &RgbImage) -> Video {
     Video::document(document, DOCUMENT_CAMERA.0, DOCUMENT_CAMERA.1)
 }
 
-/// What the camera shows when the page asks for a head turn: `[left, right]`, paced to the
-/// page's sampling. Rendering takes seconds in a debug build, so it runs in the background
-/// while the browser goes through the first steps; the direction is known only on the liveness
-/// screen.
-pub struct Presence(tokio::task::JoinHandle<[Video; 2]>);
+/// Who is in front of the camera when the page asks for a head turn, filmed continuously from
+/// the moment the page opens the camera: a live person who turns the way the arrow asks, a
+/// little after it appears, and back; or a printed photo held still.
+#[derive(Clone)]
+pub struct Presence {
+    subject: Subject,
+    act: Act,
+    seed: u64,
+}
+
+/// The webcam the head turn is filmed with, and its frame rate.
+const WEBCAM: Framing = Framing::WEBCAM;
+const WEBCAM_FPS: u32 = 15;
+/// The clip runs this long past the end of the page's filming.
+const CLIP_TAIL_MS: u32 = 1000;
 
 impl Presence {
     /// A live person who turns their head the way they are asked.
     pub fn turning(face_photo: &RgbImage, seed: u64) -> Self {
-        let photo = face_photo.clone();
-        Self(tokio::task::spawn_blocking(move || {
-            [true, false].map(|left| paced(&head_turn(&photo, left, CHALLENGE_FRAMES as usize, seed)))
-        }))
+        Self::of(face_photo, Act::Genuine, seed)
     }
 
-    /// A printed photo (or a screen) held in front of the camera: the same frontal face with
-    /// camera noise, whatever the direction asked.
+    /// A printed photo held in front of the camera: the same frontal face, whatever is asked.
     pub fn still_photo(face_photo: &RgbImage, seed: u64) -> Self {
-        let photo = face_photo.clone();
-        Self(tokio::task::spawn_blocking(move || {
-            let clip = paced(&still(&photo, CHALLENGE_FRAMES as usize, seed));
-            [clip.clone(), clip]
-        }))
+        Self::of(face_photo, Act::StillPrint, seed)
     }
 
-    async fn clips(self) -> [Video; 2] {
-        let waited = Instant::now();
-        let clips = self.0.await.expect("rendering the head turns");
-        eprintln!("waited {:?} for the head-turn rendering", waited.elapsed());
-        clips
+    fn of(face_photo: &RgbImage, act: Act, seed: u64) -> Self {
+        let engines = crate::engines().expect("models");
+        let faces = engines.face.detect(face_photo, veriframe_vision::face::DetectorKind::Full256).expect("detect");
+        let kp = veriframe_vision::face::engine::largest(&faces).expect("a face").keypoints;
+        Self { subject: Subject::place(face_photo, &kp, WEBCAM), act, seed }
     }
-}
 
-fn paced(poses: &[RgbImage]) -> Video {
-    Video::paced(poses, CHALLENGE_FRAME_INTERVAL_MS, 1000)
+    /// The camera's clip for a challenge asking to turn `left` (or right) with the arrow
+    /// `prompt_at_ms` after filming starts: continuous, at the webcam's rate, every frame
+    /// rendered for its own instant (the turn is not a pose per sample slot).
+    pub fn clip(&self, left: bool, prompt_at_ms: u32, filming_ms: u32) -> Video {
+        let gesture = clear_turn(left);
+        let frame_ms = 1000.0 / WEBCAM_FPS as f32;
+        let count = ((filming_ms + CLIP_TAIL_MS) as f32 / frame_ms).ceil() as usize;
+        // The still start and the end, back at rest, are one picture: render only the motion.
+        // (The y4m's chroma subsampling and the page's JPEG stand in for sensor noise.)
+        let mut rng = Rng::new(self.seed ^ u64::from(prompt_at_ms));
+        let rest = sensor(&self.subject.frame, 0.5, &mut rng);
+        let frames: Vec<RgbImage> = (0..count)
+            .map(|k| {
+                let pose = gesture.pose_at(k as f32 * frame_ms - prompt_at_ms as f32);
+                let moving = pose.yaw_deg.abs() > 0.05 || pose.pitch_deg.abs() > 0.05;
+                match self.act {
+                    Act::Genuine if moving => self.subject.render(&pose),
+                    _ => rest.clone(),
+                }
+            })
+            .collect();
+        Video::film(&frames, WEBCAM_FPS)
+    }
 }
 
 /// PNGs of the screens a test passes through, as `target/browser-screenshots/<test>/NN-<step>.png`
@@ -185,26 +208,35 @@ pub async fn onboard(
     eprintln!("document and selfie taken in {:?}", started.elapsed());
 
     browser.wait_for_step("liveness", VERDICT_TIMEOUT).await;
-    let clips = presence.clips().await;
-    let rejected = turn_head(browser, &clips, shots).await;
+    let rejected = turn_head(browser, &presence, shots).await;
     eprintln!("head turn taken after {} rejection(s), {:?} after consent", rejected.len(), started.elapsed());
     rejected
 }
 
 /// Head turns in the direction each challenge asks, retrying after each rejection, until the
 /// page leaves the liveness screen. Returns the problem codes of each rejected turn.
-pub async fn turn_head(browser: &Browser, [left, right]: &[Video; 2], shots: Option<&Screenshots>) -> Vec<String> {
+pub async fn turn_head(browser: &Browser, presence: &Presence, shots: Option<&Screenshots>) -> Vec<String> {
     browser.wait_for_step("liveness", STEP_TIMEOUT).await;
     let mut rejected = Vec::new();
     loop {
-        // The direction is on screen before the start button is enabled.
+        // The challenge (direction and the arrow's moment) is known before Start is enabled.
         wait_enabled(browser, "[data-action=\"start-turn\"]").await;
         let direction = browser.wait_attr("[data-role=\"challenge\"]", "data-direction", STEP_TIMEOUT).await;
         assert!(direction == "left" || direction == "right", "data-direction={direction:?}");
+        let prompt = browser.wait_attr("[data-role=\"challenge\"]", "data-prompt-at-ms", STEP_TIMEOUT).await;
+        let prompt: u32 = prompt.parse().unwrap_or_else(|_| panic!("data-prompt-at-ms={prompt:?}"));
+        let filming = prompt + veriframe_core::challenge::HEAD_TURN_FILM.after_prompt_ms;
         if rejected.is_empty() {
             shoot(shots, browser, "liveness").await;
         }
-        browser.camera().show(if direction == "left" { left } else { right }).unwrap();
+        let rendered = Instant::now();
+        let clip = {
+            let presence = presence.clone();
+            let left = direction == "left";
+            tokio::task::spawn_blocking(move || presence.clip(left, prompt, filming)).await.expect("rendering the clip")
+        };
+        eprintln!("head-turn clip ({:?}) rendered in {:?}", clip.duration(), rendered.elapsed());
+        browser.camera().show(&clip).unwrap();
         browser.click("start-turn").await;
 
         let deadline = Instant::now() + VERDICT_TIMEOUT;

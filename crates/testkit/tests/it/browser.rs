@@ -9,7 +9,6 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use veriframe_core::capture::{CHALLENGE_FRAME_INTERVAL_MS, CHALLENGE_FRAMES};
 use veriframe_core::flow::{CaptureSettings, FlowConfig};
 use veriframe_core::ids::ClientId;
 use veriframe_testkit::browser::flow::{
@@ -95,7 +94,7 @@ fn close_to(got: [f64; 3], want: [u8; 3], tolerance: f64) -> bool {
 
 /// The y4m writer's colours come back as written; a clip swapped behind the camera is shown
 /// from the next opening on, never to a stream that is already live (not even after the old clip
-/// loops); a new size takes effect on reopening; paced poses land on the samples meant for them;
+/// loops); a new size takes effect on reopening; a continuous film plays on between samples;
 /// an iframe without `allow="camera"` is refused; messages reach the parent with our origin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn harness_fake_camera_swaps_clips_between_openings() {
@@ -122,15 +121,17 @@ async fn harness_fake_camera_swaps_clips_between_openings() {
     let (_, reopened) = sample(&browser, "openAndSample(arguments[0])", &[50]).await;
     assert!(close_to(reopened[0], blue, 2.5), "the reopened camera shows the staged clip: {reopened:?}");
 
-    // A different size, and poses paced like a head-turn capture: pose i is grey 20 + 30·i.
-    let interval = CHALLENGE_FRAME_INTERVAL_MS;
-    let poses: Vec<_> = (0..CHALLENGE_FRAMES).map(|i| solid([(20 + 30 * i) as u8; 3], 480, 640)).collect();
-    browser.camera().show(&Video::paced(&poses, interval, 1000)).unwrap();
-    let offsets: Vec<u32> = (0..CHALLENGE_FRAMES).map(|i| i * interval).collect();
+    // A different size, and a continuous film at 15 frames a second (frame k is grey 20 + 6·k),
+    // sampled every 300 ms the way the page films a head turn: the samples follow the clock.
+    let film: Vec<_> = (0..36).map(|k| solid([(20 + 6 * k) as u8; 3], 480, 640)).collect();
+    browser.camera().show(&Video::film(&film, 15)).unwrap();
+    let offsets: Vec<u32> = (0..6).map(|i| i * 300).collect();
     let (size, samples) = sample(&browser, "openAndSample(arguments[0])", &offsets).await;
     assert_eq!(size, [480, 640]);
-    let seen: Vec<i64> = samples.iter().map(|s| ((s[0] - 20.0) / 30.0).round() as i64).collect();
-    assert_eq!(seen, (0..i64::from(CHALLENGE_FRAMES)).collect::<Vec<_>>(), "pose per sample: {samples:?}");
+    let seen: Vec<f64> = samples.iter().map(|s| (s[0] - 20.0) / 6.0).collect();
+    assert!(seen.windows(2).all(|w| w[1] > w[0] + 2.0), "the film plays on between samples: {seen:?}");
+    let rate = (seen[5] - seen[0]) / 1.5;
+    assert!((10.0..=20.0).contains(&rate), "about 15 frames a second: {rate:.1} ({seen:?})");
 
     let messages = browser.messages().await;
     assert_eq!(messages.len(), 3, "{messages:?}");
@@ -223,6 +224,7 @@ async fn a_genuine_person_onboards_through_the_camera() {
     let presence = Presence::turning(&person.face_photo, 11);
     let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+    app.allow_origin(&app.flow_id, &parent.origin).await;
 
     browser.camera().show(&document_clip(&person.document)).unwrap();
     browser.goto(&parent.url).await;
@@ -285,12 +287,13 @@ async fn a_still_photo_fails_liveness_in_the_browser() {
     let flow = app.provisioning().create_flow(&tenant, "one retry", config).await.unwrap();
     let session = start_session(&app, &flow.id.to_string()).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+    app.allow_origin(&flow.id.to_string(), &parent.origin).await;
 
     browser.camera().show(&document_clip(&person.document)).unwrap();
     browser.goto(&parent.url).await;
     let rejected = onboard(&browser, &person, presence, None).await;
     assert_eq!(rejected.len(), 1, "one retry, then the turn is taken as it is: {rejected:?}");
-    assert!(rejected[0].split_whitespace().any(|c| c == "NO_TURN"), "a still face did not turn: {rejected:?}");
+    assert!(rejected[0].split_whitespace().any(|c| c == "TURN_TOO_SMALL"), "a still face did not turn: {rejected:?}");
     finish(&browser, None).await;
 
     let score = app.client.session(&session.token).score().await.unwrap();
@@ -320,6 +323,7 @@ async fn someone_elses_document_fails_face_match_in_the_browser() {
     let presence = Presence::turning(&person.face_photo, 3);
     let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+    app.allow_origin(&app.flow_id, &parent.origin).await;
 
     browser.camera().show(&document_clip(&person.document)).unwrap();
     browser.goto(&parent.url).await;
@@ -350,6 +354,7 @@ async fn without_a_camera_the_page_offers_upload_and_handoff() {
     let person = Person::genuine();
     let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+    app.allow_origin(&app.flow_id, &parent.origin).await;
 
     browser.goto(&parent.url).await;
     consent(&browser, None).await;
@@ -374,6 +379,7 @@ async fn without_a_camera_the_page_offers_upload_and_handoff() {
     // would say, and the explanation is not the one for a person's refusal.
     let second = start_session(&app, &app.flow_id).await;
     let bare = ParentPage::serve(&second.url, None).await;
+    app.allow_origin(&app.flow_id, &bare.origin).await;
     browser.goto(&bare.url).await;
     consent(&browser, None).await;
     browser.wait_for_step("front", STEP_TIMEOUT).await;
@@ -403,6 +409,7 @@ async fn a_blurred_selfie_gets_feedback_and_a_retake_works() {
     let person = Person::genuine();
     let session = start_session(&app, &app.flow_id).await;
     let parent = ParentPage::serve(&session.url, Some(ALLOW_ALL)).await;
+    app.allow_origin(&app.flow_id, &parent.origin).await;
 
     browser.camera().show(&document_clip(&person.document)).unwrap();
     browser.goto(&parent.url).await;

@@ -149,12 +149,22 @@ async fn bad_uploads_get_clear_errors(backend: Backend) {
     let challenge: Value =
         app.http().post(app.url("flow/api/challenge")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let id = challenge["challengeId"].as_str().unwrap();
-    let mut form = reqwest::multipart::Form::new();
-    for _ in 0..21 {
-        form = form.part("frame", reqwest::multipart::Part::bytes(selfie.clone()).mime_str("image/jpeg").unwrap());
-    }
-    let r = app.http().post(app.url(&format!("flow/api/challenge/{id}/frames"))).bearer_auth(&token).multipart(form);
-    expect_error(r.send().await.unwrap(), StatusCode::BAD_REQUEST, "at most").await;
+    let frames_url = app.url(&format!("flow/api/challenge/{id}/frames"));
+    let film = |frames: usize, timestamps: &str| {
+        let frame = || reqwest::multipart::Part::bytes(vec![0xff, 0xd8, 0xff]).mime_str("image/jpeg").unwrap();
+        let form = (0..frames).fold(reqwest::multipart::Form::new(), |f, _| f.part("frame", frame()));
+        let form = if timestamps.is_empty() { form } else { form.text("timestamps", timestamps.to_owned()) };
+        app.http().post(&frames_url).bearer_auth(&token).multipart(form).send()
+    };
+    let too_many = serde_json::to_string(&(0..81).map(|i| i * 100).collect::<Vec<u32>>()).unwrap();
+    expect_error(film(81, &too_many).await.unwrap(), StatusCode::BAD_REQUEST, "at most").await;
+    expect_error(film(3, "").await.unwrap(), StatusCode::BAD_REQUEST, "timestamps").await;
+    expect_error(film(3, "[0, 100]").await.unwrap(), StatusCode::BAD_REQUEST, "timestamp").await;
+    expect_error(film(3, "[0, 200, 100]").await.unwrap(), StatusCode::BAD_REQUEST, "increasing").await;
+    expect_error(film(3, "[0, \"a\", 2]").await.unwrap(), StatusCode::BAD_REQUEST, "timestamps").await;
+    // Frames that are not images are refused before any judging, and the challenge stays open.
+    let r = film(12, &serde_json::to_string(&(0..12).map(|i| i * 100).collect::<Vec<u32>>()).unwrap()).await.unwrap();
+    expect_error(r, StatusCode::BAD_REQUEST, "frame").await;
     let form = reqwest::multipart::Form::new()
         .part("frame", reqwest::multipart::Part::bytes(selfie.clone()).mime_str("text/plain").unwrap());
     let r = app.http().post(app.url(&format!("flow/api/challenge/{id}/frames"))).bearer_auth(&token).multipart(form);

@@ -286,6 +286,7 @@ async fn embed_js_mounts_the_flow_and_trusts_only_its_own_iframe() {
     let app_origin = origin_of(&app.base_url);
     assert_eq!(origin_of(&url), app_origin, "the onboarding URL is on our origin");
     let site = Integrator::serve(&app_origin, &url).await;
+    app.allow_origin(&app.flow_id, &format!("http://localhost:{}", site.port)).await;
     open(&browser, &site, Loader::Classic).await;
 
     mount(&browser, "live", &url, json!({})).await;
@@ -363,6 +364,7 @@ async fn embed_mjs_polls_the_status_url_until_finished() {
     let (moved_interview_id, moved_target) = session(&app).await;
     let app_origin = origin_of(&app.base_url);
     let site = Integrator::serve(&app_origin, &moved_target).await;
+    app.allow_origin(&app.flow_id, &format!("http://localhost:{}", site.port)).await;
     open(&browser, &site, Loader::Module).await;
 
     let mounted_at = Instant::now();

@@ -89,8 +89,8 @@ async fn the_page_carries_its_security_headers(backend: Backend) {
     assert!(directive(&headers, "media-src").split(' ').any(|s| s == "mediastream:"));
     assert_eq!(directive(&headers, "object-src"), "'none'");
     assert!(!header(&headers, "content-security-policy").contains("unsafe"));
-    // The demo flow names no origins: any site may frame it.
-    assert_eq!(directive(&headers, "frame-ancestors"), "*");
+    // The first-start demo flow may be framed by the demo integrator only.
+    assert_eq!(directive(&headers, "frame-ancestors"), "http://127.0.0.1:3000 http://localhost:3000");
     // The camera stays usable by the page itself (and so in an iframe that delegates it).
     let permissions = header(&headers, "permissions-policy");
     assert!(permissions.split(',').map(str::trim).any(|p| p == "camera=(self)"), "{permissions}");
@@ -154,6 +154,17 @@ async fn frame_ancestors_follow_the_flows_allowed_origins(backend: Backend) {
     let r = app.http().get(app.url(&format!("flow/{link}"))).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(directive(r.headers(), "frame-ancestors"), "https://shop.example.com http://localhost:3000");
+
+    // A flow that names no origin fails closed: no other site may frame it.
+    let closed = provisioning.create_flow(&tenant, "not embedded", FlowConfig::default()).await.unwrap();
+    let link = new_link(&app, Some(closed.id.to_string()), None).await;
+    let r = app.http().get(app.url(&format!("flow/{link}"))).send().await.unwrap();
+    assert_eq!(directive(r.headers(), "frame-ancestors"), "'self'");
+    // `veriframe flows set-origins` (the same use case) opens it to one site.
+    let origin = Origin::parse("https://partner.example").unwrap();
+    provisioning.set_allowed_origins(&tenant, closed.id, vec![origin]).await.unwrap();
+    let r = app.http().get(app.url(&format!("flow/{link}"))).send().await.unwrap();
+    assert_eq!(directive(r.headers(), "frame-ancestors"), "https://partner.example");
 }
 
 async fn the_static_flow_url_starts_a_session(backend: Backend) {

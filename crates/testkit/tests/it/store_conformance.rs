@@ -13,7 +13,10 @@ use veriframe_core::flow::{Flow, FlowConfig, Modules, Thresholds};
 use veriframe_core::ids::{
     AdminId, ApiKeyId, CaptureId, ChallengeId, ClientId, FlowId, InterviewCode, InterviewId, TenantId,
 };
-use veriframe_core::ports::{CaptureRecord, ChallengeRecord, JobKind, JobState, SecretRecord, Store, StoreError};
+use veriframe_core::challenge::TurnDirection;
+use veriframe_core::ports::{
+    CaptureCommit, CaptureRecord, ChallengeRecord, JobKind, JobState, SecretRecord, Store, StoreError,
+};
 use veriframe_core::scores::Effective;
 use veriframe_core::secret::{Secret, SecretKind};
 use veriframe_core::session::Session;
@@ -22,9 +25,11 @@ use veriframe_core::tenant::{Admin, ApiKey, Tenant};
 use veriframe_core::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, Language};
 use veriframe_core::verification::{
     CaptureKind, CaptureProblem, CaptureSummary, CheckDigitFindings, DocumentClass, DocumentFindings, FaceFindings,
-    LivenessFindings, MatchFindings, SessionResults,
+    LivenessCheck, LivenessFindings, MatchFindings, SessionResults,
 };
 use veriframe_testkit::{Backend, TestDatabase, on_both_backends};
+
+mod commit;
 
 on_both_backends!(
     tenants_keys_and_flows,
@@ -36,13 +41,13 @@ on_both_backends!(
     results_and_images,
 );
 
-struct Fixture {
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-    _db: Option<TestDatabase>,
+pub(crate) struct Fixture {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) db: Option<TestDatabase>,
 }
 
-async fn fixture(backend: Backend) -> Fixture {
+pub(crate) async fn fixture(backend: Backend) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = match backend {
         Backend::Sqlite => None,
@@ -54,15 +59,15 @@ async fn fixture(backend: Backend) -> Fixture {
         ..Config::default()
     };
     let store = open_store(&config).await.unwrap();
-    Fixture { store, _dir: dir, _db: db }
+    Fixture { store, dir, db }
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     // Millisecond precision is what both stores keep.
     truncate_to_millis(OffsetDateTime::now_utc())
 }
 
-fn tenant(client_id: &str) -> Tenant {
+pub(crate) fn tenant(client_id: &str) -> Tenant {
     Tenant {
         id: TenantId::generate(now()),
         client_id: ClientId::parse(client_id).unwrap(),
@@ -71,14 +76,14 @@ fn tenant(client_id: &str) -> Tenant {
     }
 }
 
-fn flow(tenant: &Tenant) -> Flow {
+pub(crate) fn flow(tenant: &Tenant) -> Flow {
     let config =
         FlowConfig::from_json(r#"{"modules":{"liveness":false},"allowedOrigins":["https://shop.example.com"]}"#)
             .unwrap();
     Flow { id: FlowId::generate(now()), tenant_id: tenant.id, name: "KYC".into(), config, created_at: now() }
 }
 
-fn session(tenant: &Tenant, flow: &Flow) -> Session {
+pub(crate) fn session(tenant: &Tenant, flow: &Flow) -> Session {
     let mut fields = BTreeMap::new();
     fields.insert("firstName".to_owned(), "Zoë".to_owned());
     Session {
@@ -142,8 +147,13 @@ async fn tenants_keys_and_flows(backend: Backend) {
     s.create_flow(&fl).await.unwrap();
     assert_eq!(s.flow(a.id, fl.id).await.unwrap(), Some(fl.clone()));
     assert_eq!(s.flow(b.id, fl.id).await.unwrap(), None, "flows are per tenant");
-    assert_eq!(s.list_flows(a.id).await.unwrap(), vec![fl]);
+    assert_eq!(s.list_flows(a.id).await.unwrap(), vec![fl.clone()]);
     assert!(s.list_flows(b.id).await.unwrap().is_empty());
+    // A flow's configuration can be replaced, by its own tenant only.
+    let opened = FlowConfig { allowed_origins: vec![], ..fl.config.clone() };
+    assert!(!s.update_flow_config(b.id, fl.id, &opened).await.unwrap());
+    assert!(s.update_flow_config(a.id, fl.id, &opened).await.unwrap());
+    assert_eq!(s.flow(a.id, fl.id).await.unwrap().unwrap().config, opened);
     s.ping().await.unwrap();
 }
 
@@ -274,12 +284,12 @@ async fn secrets_and_admins(backend: Backend) {
     assert_eq!(s.secret(&record.hash).await.unwrap(), Some(record));
 }
 
-struct Seeded {
-    tenant: Tenant,
-    session: Session,
+pub(crate) struct Seeded {
+    pub(crate) tenant: Tenant,
+    pub(crate) session: Session,
 }
 
-async fn seeded(s: &Arc<dyn Store>) -> Seeded {
+pub(crate) async fn seeded(s: &Arc<dyn Store>) -> Seeded {
     let t = tenant("alpha");
     s.create_tenant(&t).await.unwrap();
     let fl = flow(&t);
@@ -289,7 +299,7 @@ async fn seeded(s: &Arc<dyn Store>) -> Seeded {
     Seeded { tenant: t, session: one }
 }
 
-fn key(t: &Tenant, s: &Session, name: &str) -> BlobKey {
+pub(crate) fn key(t: &Tenant, s: &Session, name: &str) -> BlobKey {
     BlobKey::for_session(t.id, s.id, name)
 }
 
@@ -301,7 +311,8 @@ async fn captures_and_challenges(backend: Backend) {
         id: ChallengeId::generate(now()),
         tenant_id: t.id,
         session_id: one.id,
-        direction: "left".into(),
+        direction: TurnDirection::Left,
+        prompt_at_ms: 1234,
         created_at: now(),
         expires_at: now() + Duration::minutes(2),
         answered_at: None,
@@ -311,9 +322,6 @@ async fn captures_and_challenges(backend: Backend) {
     let other = tenant("beta");
     s.create_tenant(&other).await.unwrap();
     assert_eq!(s.challenge(other.id, one.id, challenge.id).await.unwrap(), None);
-    assert!(!s.answer_challenge(other.id, challenge.id, now()).await.unwrap());
-    assert!(s.answer_challenge(t.id, challenge.id, now()).await.unwrap());
-    assert!(!s.answer_challenge(t.id, challenge.id, now()).await.unwrap(), "answered once");
 
     let rejected = CaptureRecord {
         id: CaptureId::generate(now()),
@@ -326,12 +334,13 @@ async fn captures_and_challenges(backend: Backend) {
         blobs: vec![],
         source: "camera".into(),
         challenge_id: None,
+        liveness: None,
         idempotency_key: Some("k-1".into()),
         created_at: now(),
     };
-    s.insert_capture(&rejected).await.unwrap();
+    s.commit_capture(&bare(&rejected)).await.unwrap();
     let duplicate = CaptureRecord { id: CaptureId::generate(now()), ..rejected.clone() };
-    assert!(matches!(s.insert_capture(&duplicate).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.commit_capture(&bare(&duplicate)).await, Err(StoreError::Conflict(_))));
     let accepted = CaptureRecord {
         id: CaptureId::generate(now()),
         accepted: true,
@@ -346,30 +355,60 @@ async fn captures_and_challenges(backend: Backend) {
         created_at: now() + Duration::seconds(1),
         ..rejected.clone()
     };
-    s.insert_capture(&accepted).await.unwrap();
+    s.commit_capture(&bare(&accepted)).await.unwrap();
     let frames = CaptureRecord {
         id: CaptureId::generate(now()),
         kind: CaptureKind::Liveness,
         accepted: true,
         problems: vec![],
-        blobs: (0..5).map(|i| key(&t, &one, &format!("frame{i}"))).collect(),
+        blobs: vec![key(&t, &one, "liveness-film"), key(&t, &one, "liveness-key")],
         challenge_id: Some(challenge.id),
-        idempotency_key: None,
+        liveness: Some(liveness_findings()),
+        idempotency_key: Some("film-1".into()),
         created_at: now() + Duration::seconds(2),
         ..rejected.clone()
     };
-    s.insert_capture(&frames).await.unwrap();
+    s.commit_capture(&bare(&frames)).await.unwrap();
     assert_eq!(s.captures(t.id, one.id).await.unwrap(), vec![rejected.clone(), accepted, frames]);
     assert!(s.captures(other.id, one.id).await.unwrap().is_empty());
-    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, "k-1").await.unwrap(), Some(rejected));
-    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, "k-2").await.unwrap(), None);
+    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, CaptureKind::Front, "k-1").await.unwrap(), Some(rejected));
+    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, CaptureKind::Back, "k-1").await.unwrap(), None);
+    assert_eq!(s.capture_by_idempotency_key(t.id, one.id, CaptureKind::Front, "k-2").await.unwrap(), None);
 
     let at = now();
     s.record_consent(t.id, one.id, at).await.unwrap();
     s.record_consent(t.id, one.id, at + Duration::seconds(5)).await.unwrap();
-    s.record_submission(t.id, one.id, at).await.unwrap();
+    s.submit_session(t.id, one.id, at).await.unwrap();
+    s.submit_session(t.id, one.id, at + Duration::seconds(5)).await.unwrap();
     let stored = s.session(t.id, one.id).await.unwrap().unwrap();
     assert_eq!((stored.consented_at, stored.submitted_at), (Some(at), Some(at)), "first time only");
+    let jobs = s.jobs(t.id, one.id).await.unwrap();
+    assert!(jobs.iter().any(|j| j.kind == JobKind::Finalize && j.state == JobState::Queued), "{jobs:?}");
+}
+
+/// A liveness verdict as the pipeline stores it with a film.
+pub(crate) fn liveness_findings() -> LivenessFindings {
+    LivenessFindings {
+        direction: TurnDirection::Right,
+        frames: 48,
+        checks: vec![LivenessCheck::HeadTurn, LivenessCheck::PassivePadFilm],
+        turned: true,
+        returned: true,
+        same_person: true,
+        challenge_passed: true,
+        live: true,
+        peak_turn: 0.21,
+        required_turn: 0.07,
+        max_identity_distance: Some(0.31),
+        identity_threshold: 0.6,
+        passive_live: Some(0.93),
+        failures: vec![],
+    }
+}
+
+/// A capture committed with nothing else.
+fn bare(capture: &CaptureRecord) -> CaptureCommit {
+    CaptureCommit { capture: capture.clone(), images: Vec::new(), jobs: Vec::new(), answers_challenge: None }
 }
 
 async fn jobs_are_durable_and_leased(backend: Backend) {
@@ -448,7 +487,9 @@ async fn jobs_are_durable_and_leased(backend: Backend) {
     assert_eq!(claimed, 8);
 }
 
-async fn futures_join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+pub(crate) async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
 where
     F::Output: Send + 'static,
 {
@@ -481,13 +522,7 @@ async fn results_and_images(backend: Backend) {
         face_match: Some(MatchFindings { distance: 0.41, similarity: 83.2, threshold: 0.6, is_match: true }),
         match_unavailable: None,
     };
-    let liveness = LivenessFindings {
-        direction: "right".into(),
-        frames: 7,
-        challenge_passed: true,
-        peak_turn: 0.2,
-        ..LivenessFindings::default()
-    };
+    let liveness = liveness_findings();
     s.save_face_findings(t.id, one.id, &face, Some(&liveness), now()).await.unwrap();
     let modules = Modules::default();
     let scores = veriframe_core::scores::score(&veriframe_core::scores::Inputs {

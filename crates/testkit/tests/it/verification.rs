@@ -4,7 +4,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use veriframe_testkit::synth::{Holder, head_turn, jpeg, passport, photo, still};
+use veriframe_testkit::synth::{Act, Holder, film_for, jpeg, passport, photo, subject};
+use veriframe_synth::camera::Subject;
 use veriframe_testkit::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(a_genuine_person_is_verified, a_still_photo_fails_liveness, someone_elses_document_fails_face_match);
@@ -64,17 +65,11 @@ impl<'a> Page<'a> {
         (r.status(), r.json().await.unwrap())
     }
 
-    /// Starts a challenge and answers it with frames made for its direction.
-    pub async fn liveness(&self, frames: impl FnOnce(bool) -> Vec<Vec<u8>>) -> (StatusCode, Value) {
+    /// Starts a challenge and answers it with the film of `subject` performing `act`.
+    pub async fn liveness(&self, subject: &Subject, act: Act) -> (StatusCode, Value) {
         let (status, challenge) = self.post("flow/api/challenge").await;
         assert_eq!(status, 200, "{challenge}");
-        let left = challenge["direction"] == "left";
-        let mut form = reqwest::multipart::Form::new();
-        for (i, frame) in frames(left).into_iter().enumerate() {
-            let part =
-                reqwest::multipart::Part::bytes(frame).file_name(format!("{i}.jpg")).mime_str("image/jpeg").unwrap();
-            form = form.part("frame", part);
-        }
+        let form = film_for(subject, &challenge, act, 11).form();
         let r = self
             .app
             .http()
@@ -99,12 +94,7 @@ fn person(portrait: &str, selfie: &str, holder: &Holder) -> Person {
     Person { document: jpeg(&passport(&photo(portrait), holder)), selfie_photo: photo(selfie) }
 }
 
-async fn capture_all(
-    page: &Page<'_>,
-    doc: &Person,
-    selfie: &image::RgbImage,
-    frames: impl FnOnce(bool) -> Vec<Vec<u8>>,
-) {
+async fn capture_all(page: &Page<'_>, doc: &Person, selfie: &image::RgbImage, act: Act) {
     let (status, state) = page.post("flow/api/consent").await;
     assert_eq!((status.as_u16(), state["current"].as_str()), (200, Some("front")), "{state}");
     let (status, front) = page.capture("front", doc.document.clone()).await;
@@ -117,7 +107,7 @@ async fn capture_all(
     let (status, answer) = page.capture("selfie", jpeg(&veriframe_testkit::synth::frontal(selfie).0)).await;
     assert_eq!((status.as_u16(), answer["accepted"].as_bool()), (200, Some(true)), "{answer}");
     assert_eq!(answer["next"], "liveness");
-    let (status, answer) = page.liveness(frames).await;
+    let (status, answer) = page.liveness(&subject(selfie), act).await;
     assert_eq!(status, 200, "{answer}");
 }
 
@@ -127,7 +117,7 @@ async fn a_genuine_person_is_verified(backend: Backend) {
     let obama = person("faces/obama_3.jpg", "faces/obama_1.jpg", &holder);
     let page = Page::open(&app, json!({"customFields": {"lastName": "Eriksson"}})).await;
     let selfie = obama.selfie_photo.clone();
-    capture_all(&page, &obama, &selfie, |left| head_turn(&selfie, left, 7, 11).iter().map(jpeg).collect()).await;
+    capture_all(&page, &obama, &selfie, Act::Genuine).await;
     let state = page.state().await;
     assert!(state["completed"].as_array().unwrap().contains(&json!("liveness")), "the turn was accepted: {state}");
     assert_eq!(state["current"], "processing", "every step done: {state}");
@@ -233,21 +223,21 @@ async fn a_still_photo_fails_liveness(backend: Backend) {
     let obama = person("faces/obama_3.jpg", "faces/obama_1.jpg", &Holder::valid("ERIKSSON", "ANNA"));
     let page = Page::open(&app, json!({})).await;
     let selfie = obama.selfie_photo.clone();
-    let held_still = |_: bool| still(&selfie, 7, 5).iter().map(jpeg).collect::<Vec<_>>();
-    capture_all(&page, &obama, &selfie, held_still).await;
+    capture_all(&page, &obama, &selfie, Act::StillPrint).await;
+    let held_still = subject(&selfie);
     // The still sequence is rejected at once, with a reason the person can act on...
     let state = page.state().await;
     assert_eq!(state["current"], "liveness", "{state}");
-    let (_, again) = page.liveness(held_still).await;
+    let (_, again) = page.liveness(&held_still, Act::StillPrint).await;
     assert_eq!(again["accepted"], false, "{again}");
-    assert!(again["problems"].as_array().unwrap().iter().any(|p| p["code"] == "NO_TURN"), "{again}");
+    assert!(again["problems"].as_array().unwrap().iter().any(|p| p["code"] == "TURN_TOO_SMALL"), "{again}");
     // ...until the retries run out; then it is taken as it is and fails verification.
     let mut answer = again;
     for _ in 0..5 {
         if answer["accepted"] == true {
             break;
         }
-        answer = page.liveness(held_still).await.1;
+        answer = page.liveness(&held_still, Act::StillPrint).await.1;
     }
     assert_eq!(answer["accepted"], true, "accepted once retries ran out: {answer}");
     page.post("flow/api/submit").await;
@@ -267,7 +257,7 @@ async fn someone_elses_document_fails_face_match(backend: Backend) {
     let borrowed = person("faces/harington_1.jpg", "faces/obama_1.jpg", &holder);
     let page = Page::open(&app, json!({})).await;
     let selfie = borrowed.selfie_photo.clone();
-    capture_all(&page, &borrowed, &selfie, |left| head_turn(&selfie, left, 7, 3).iter().map(jpeg).collect()).await;
+    capture_all(&page, &borrowed, &selfie, Act::Genuine).await;
     let (status, state) = page.post("flow/api/submit").await;
     assert_eq!(status, 200, "the turn itself was fine: {state}");
     app.pipeline.run_until_idle(20).await.unwrap();

@@ -15,6 +15,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+use veriframe_http::throttle::{Rate, TenantLimits};
+
 use crate::app::{App, open_store, provisioning};
 use crate::cli::Context;
 use crate::output::emit;
@@ -167,8 +169,12 @@ async fn target(ctx: &Context, args: &PollArgs) -> anyhow::Result<Target> {
             let backend = store.backend().to_owned();
             let p = provisioning(store);
             let suffix: u32 = rand_suffix();
-            let tenant =
-                p.create_tenant(veriframe_core::ClientId::parse(&format!("bench-{suffix}"))?, "Benchmark").await?;
+            let client_id = format!("bench-{suffix}");
+            let tenant = p.create_tenant(veriframe_core::ClientId::parse(&client_id)?, "Benchmark").await?;
+            // Setting up creates sessions back to back, faster than the default per-key rate:
+            // the benchmark's own tenant is not throttled (status polling never is).
+            let unthrottled = Rate::new(0, 0);
+            config.limits.tenants.insert(client_id, TenantLimits { api_key: Some(unthrottled), session_token: None });
             let (_, key) = p.create_api_key(&tenant, "bench").await?;
             let flow = p.create_flow(&tenant, "bench", veriframe_core::flow::FlowConfig::default()).await?;
             let app = App::build(&config, bound).await?;

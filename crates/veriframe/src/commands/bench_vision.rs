@@ -171,17 +171,28 @@ fn face_stages(engine: &FaceEngine, args: &BenchVisionArgs, stages: &mut Vec<Sta
         })?);
     }
 
-    // Face part of one session: document portrait, selfie, match, 5 challenge frames (+PAD).
+    // Face part of one session: document portrait, selfie, match, and a head-turn film of 50
+    // frames at the page's size (+PAD on its first frame).
     let doc = decode(&std::fs::read(&args.document)?, &limits)?.image;
     let selfie = decode(&std::fs::read(&args.selfie)?, &limits)?.image;
-    let frames: Vec<image::RgbImage> = (0..5).map(|_| selfie.clone()).collect();
+    let film = veriframe_core::challenge::HEAD_TURN_FILM;
+    let scale = film.max_side as f32 / selfie.width().max(selfie.height()) as f32;
+    let (w, h) = ((selfie.width() as f32 * scale) as u32, (selfie.height() as f32 * scale) as u32);
+    let small = image::imageops::resize(&selfie, w.max(1), h.max(1), image::imageops::FilterType::Triangle);
+    let frames: Vec<(u32, image::RgbImage)> = (0..50).map(|i| (i * film.interval_ms, small.clone())).collect();
+    let spec = veriframe_vision::liveness::ChallengeSpec {
+        direction: TurnDirection::Left,
+        prompt_at_ms: 1000,
+        after_prompt_ms: film.after_prompt_ms,
+        interval_ms: film.interval_ms,
+    };
     stages.push(time_stage("session_faces", &[()], rounds, |()| {
         let d = engine.analyze_document(&doc)?;
         let s = engine.analyze_selfie(&selfie)?;
         if let (Some(a), Some(b)) = (d.primary, s.primary) {
             engine.compare(&a.embedding, &b.embedding, MatchKind::Document);
         }
-        engine.head_turn(&frames, TurnDirection::Left, false)?;
+        engine.head_turn(&frames, Some(&selfie), &spec, false)?;
         Ok(())
     })?);
     Ok(images.len())

@@ -16,16 +16,16 @@ pub enum ConfigCommand {
 pub fn run(ctx: &Context, command: &ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Example => {
-            print!("{EXAMPLE}");
+            crate::output::print(EXAMPLE);
             Ok(())
         }
         ConfigCommand::Show => {
             let mut config = ctx.config.clone();
             config.database_url = Some(redact_url(&config.database_url()));
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&config)?);
+                crate::output::print(&format!("{}\n", serde_json::to_string_pretty(&config)?));
             } else {
-                print!("{}", toml::to_string_pretty(&config)?);
+                crate::output::print(&toml::to_string_pretty(&config)?);
             }
             Ok(())
         }

@@ -11,6 +11,7 @@ use veriframe_core::flow::{Flow, FlowConfig};
 use veriframe_core::ids::{ApiKeyId, ClientId, FlowId};
 use veriframe_core::service::Provisioning;
 use veriframe_core::tenant::{Admin, ApiKey, Tenant};
+use veriframe_core::text::Origin;
 
 use crate::app::{open_store, provisioning};
 use crate::cli::Context;
@@ -95,6 +96,17 @@ pub enum FlowsCommand {
         tenant: TenantArg,
         /// The flow id (`configurationId`).
         flow_id: String,
+    },
+    /// Set the origins allowed to embed a flow in an iframe (and to receive its events),
+    /// replacing the current list. With no `--origin` the flow is framable by no other site.
+    SetOrigins {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// The flow id (`configurationId`).
+        flow_id: String,
+        /// An origin such as `https://shop.example.com` (repeatable).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
     },
 }
 
@@ -246,6 +258,16 @@ pub async fn flows(ctx: &Context, command: FlowsCommand) -> anyhow::Result<()> {
             let flow = p.flow(&tenant, FlowId::parse(&flow_id)?).await?;
             let value = flow_json(&flow);
             emit(ctx.json, &value, |v| serde_json::to_string_pretty(v).unwrap_or_default())
+        }
+        FlowsCommand::SetOrigins { tenant, flow_id, origins } => {
+            let tenant = tenant.resolve(&p).await?;
+            let origins = origins.iter().map(|o| Origin::parse(o)).collect::<Result<Vec<_>, _>>()?;
+            let flow = p.set_allowed_origins(&tenant, FlowId::parse(&flow_id)?, origins).await?;
+            let shown: Vec<&str> = flow.config.allowed_origins.iter().map(Origin::as_str).collect();
+            emit(ctx.json, &flow_json(&flow), |_| match shown.as_slice() {
+                [] => format!("flow {} may be framed by no other site", flow.id),
+                list => format!("flow {} may be framed by {}", flow.id, list.join(" ")),
+            })
         }
     }
 }

@@ -46,23 +46,30 @@ fn print_banner(app: &App, json: bool) {
                 "configurationId": b.flow.id.to_string(),
             });
         }
-        println!("{value}");
+        banner(&format!("{value}\n"));
         return;
     }
-    println!("veriframe is listening on {}", app.public_url());
+    let mut text = format!("veriframe is listening on {}\n", app.public_url());
     if let Some(b) = &app.bootstrapped {
-        println!();
-        println!("First start: created a demo tenant. Save the API key now; it is not shown again.");
-        println!("  clientId:        {}", b.tenant.client_id);
-        println!("  API key:         {}", b.api_key.expose());
-        println!("  configurationId: {}", b.flow.id);
-        println!();
-        println!("Try it:");
-        println!(
-            "  curl -s -X POST {}/omni/start -H 'Content-Type: application/json' -H 'api-version: 1.0' \\\n       -H 'x-api-key: {}' -d '{{\"configurationId\":\"{}\",\"countryCode\":\"ALL\"}}'",
+        text.push_str(&format!(
+            "\nFirst start: created a demo tenant. Save the API key now; it is not shown again.\n  \
+             clientId:        {}\n  API key:         {}\n  configurationId: {}\n\nTry it:\n  \
+             curl -s -X POST {}/omni/start -H 'Content-Type: application/json' -H 'api-version: 1.0' \\\n       \
+             -H 'x-api-key: {}' -d '{{\"configurationId\":\"{}\",\"countryCode\":\"ALL\"}}'\n",
+            b.tenant.client_id,
+            b.api_key.expose(),
+            b.flow.id,
             app.public_url(),
             b.api_key.expose(),
             b.flow.id
-        );
+        ));
     }
+    banner(&text);
+}
+
+/// The start-up banner goes to stdout; a server whose stdout nobody reads keeps serving.
+fn banner(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -12,7 +12,9 @@ use super::dlib::{DlibEmbedder, DlibError};
 use super::matching::{FaceMatch, MatchKind, MatchPolicy};
 use super::quality::{FaceQuality, Pose};
 use crate::liveness::pad::{PadError, PadResult, PassivePad};
-use crate::liveness::{ChallengeReport, ChallengeRules, FrameMeasure, TurnDirection, evaluate_head_turn};
+use crate::liveness::{
+    ChallengeReport, ChallengeRules, ChallengeSpec, FaceTrack, FrameMeasure, IdentityCheck, TurnMeasures, judge,
+};
 use crate::models::{self, ModelsError, names};
 use crate::warp::{Affine, warp};
 
@@ -90,14 +92,20 @@ impl FaceAnalysis {
     }
 }
 
-/// Head-turn challenge plus passive PAD on the first frame.
+/// Head-turn challenge plus passive PAD on the start's face.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LivenessReport {
     pub challenge: ChallengeReport,
-    /// `None` when passive PAD is not installed or the first frame has no face.
+    /// `None` when passive PAD is not installed or the start shows no face.
     pub passive: Option<PadResult>,
     /// Challenge passed and, when present, passive PAD says live.
     pub live: bool,
+    /// The model the frames were measured with, and what it measured.
+    pub detector: DetectorKind,
+    pub measures: TurnMeasures,
+    /// The start's face descriptor, to compare with other captures of the session.
+    #[serde(skip)]
+    pub start_embedding: Option<Embedding>,
 }
 
 /// Face detection, alignment, descriptors, PAD and the head-turn challenge. Load once and
@@ -217,132 +225,158 @@ impl FaceEngine {
         }
     }
 
-    /// Scores a head-turn challenge: `frames` in capture order, `direction` as requested of
-    /// the subject, `mirrored` when the client flipped the frames horizontally. Passive PAD, when
-    /// installed, runs on the first frame.
+    /// Judges a head-turn capture: measures every frame (`frames` are `(at_ms, image)` in
+    /// capture order, unmirrored unless `mirrored`), then [`crate::liveness::judge`] decides.
+    /// `key` is a sharper copy of the first frame, when the page sent one: the start's identity
+    /// and passive PAD (when installed) are read from it.
     pub fn head_turn(
         &self,
-        frames: &[RgbImage],
-        direction: TurnDirection,
+        frames: &[(u32, RgbImage)],
+        key: Option<&RgbImage>,
+        spec: &ChallengeSpec,
         mirrored: bool,
     ) -> Result<LivenessReport, FaceError> {
-        let measured = self.measure_frames(frames, mirrored)?;
-        let challenge = evaluate_head_turn(&measured.measures, direction, &self.options.challenge);
-        let passive = match (&self.pad, measured.first_face, frames.first()) {
-            (Some(pad), Some(det), Some(frame)) => Some(pad.score(frame, &det.bbox)?),
+        let measured = self.measure_turn(frames, key, spec, mirrored)?;
+        let challenge = judge(&measured.measures, spec, &self.options.challenge);
+        let passive = match (&self.pad, &measured.start_face) {
+            (Some(pad), Some((image, det))) => Some(pad.score(image, &det.bbox)?),
             _ => None,
         };
         let live = challenge.passed && passive.is_none_or(|p| p.is_live);
-        Ok(LivenessReport { challenge, passive, live })
+        Ok(LivenessReport {
+            challenge,
+            passive,
+            live,
+            detector: measured.detector,
+            measures: measured.measures,
+            start_embedding: measured.start_embedding,
+        })
     }
 
-    /// Per-frame yaw, roll, detection and identity distance to the first frame: the inputs of
-    /// `liveness::evaluate_head_turn`. Uses the selfie detector; if it misses a face in any
-    /// frame, or a face is too small for it, the whole sequence is measured again with the
-    /// full-range detector, so that every yaw in a sequence comes from the same model.
-    pub fn measure_frames(&self, frames: &[RgbImage], mirrored: bool) -> Result<MeasuredFrames, FaceError> {
-        let kind = self.options.selfie_detector;
-        if kind != DetectorKind::Full256
-            && let Some(measured) = self.measure_sequence(frames, mirrored, kind, true)?
-        {
-            return Ok(measured);
-        }
-        self.measure_frames_with(frames, mirrored, DetectorKind::Full256)
-    }
-
-    /// `measure_frames` with a given detector and no fallback.
-    pub fn measure_frames_with(
+    /// What [`crate::liveness::judge`] reads: the main face's yaw, size and place in every frame,
+    /// and descriptor distances of the turned and final faces from the start's. Uses the selfie
+    /// detector; when it misses the face in more frames than the rules tolerate, the whole film
+    /// is measured again with the full-range detector, so every yaw of a film comes from one
+    /// model.
+    pub fn measure_turn<'a>(
         &self,
-        frames: &[RgbImage],
+        frames: &'a [(u32, RgbImage)],
+        key: Option<&'a RgbImage>,
+        spec: &ChallengeSpec,
         mirrored: bool,
-        kind: DetectorKind,
-    ) -> Result<MeasuredFrames, FaceError> {
-        let measured = self.measure_sequence(frames, mirrored, kind, false)?;
-        // Without `stop_when_unusable` every frame is measured and the result is `Some`.
-        Ok(measured.unwrap_or(MeasuredFrames { detector: kind, measures: Vec::new(), first_face: None }))
-    }
-
-    /// With `stop_when_unusable`, returns `None` at the first frame whose face is missing or
-    /// too small for the selfie detector, before any descriptor is computed.
-    fn measure_sequence(
-        &self,
-        frames: &[RgbImage],
-        mirrored: bool,
-        kind: DetectorKind,
-        stop_when_unusable: bool,
-    ) -> Result<Option<MeasuredFrames>, FaceError> {
+    ) -> Result<MeasuredTurn<'a>, FaceError> {
         let rules = &self.options.challenge;
-        let mut measures = Vec::with_capacity(frames.len());
-        let mut chips: Vec<Option<RgbImage>> = Vec::with_capacity(frames.len());
-        let mut first_face: Option<Detection> = None;
-        for (i, frame) in frames.iter().enumerate() {
-            // Turned faces score lower (down to ~0.65 at 45°), so search below the rule's floor.
-            let faces = self.detector(kind).detect(frame, rules.min_detection_score.min(0.6))?;
-            let main = largest(&faces).copied().and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
-            let usable = main.is_some_and(|(d, _)| self.large_enough_for_selfie_detector(frame, &d));
-            if stop_when_unusable && !usable {
-                return Ok(None);
-            }
-            let measure = match main {
-                Some((det, pose)) => {
-                    if i == 0 {
-                        first_face = Some(det);
+        let kind = self.options.selfie_detector;
+        let mut detector = kind;
+        let mut tracked = self.track(frames, kind, mirrored)?;
+        let missing = tracked.iter().filter(|(m, _)| m.face.is_none()).count();
+        if kind != DetectorKind::Full256 && missing as f32 > rules.max_missing_share * frames.len() as f32 {
+            detector = DetectorKind::Full256;
+            tracked = self.track(frames, detector, mirrored)?;
+        }
+        let (measures, detections): (Vec<FrameMeasure>, Vec<Option<Detection>>) = tracked.into_iter().unzip();
+        // The start's face: the key frame's, else the first frame's.
+        let key_face = match key {
+            Some(image) => largest(&self.detect(image, DetectorKind::Full256)?).copied().map(|d| (image, d)),
+            None => None,
+        };
+        let start_face = key_face.or_else(|| frames.first().zip(detections[0]).map(|((_, image), d)| (image, d)));
+        let mut start_embedding = None;
+        let identity = match &start_face {
+            Some((image, det)) => {
+                let picks = identity_frames(&measures, spec);
+                let last = picks.last().copied();
+                let mut chips = vec![align_chip(image, det).ok_or(FaceError::Degenerate)?];
+                let mut used = Vec::new();
+                for i in picks {
+                    if let (Some(det), Some((_, image))) = (detections[i], frames.get(i))
+                        && let Some(chip) = align_chip(image, &det)
+                    {
+                        chips.push(chip);
+                        used.push(i);
                     }
-                    chips.push(align_chip(frame, &det));
-                    let competing = faces.iter().any(|o| o.bbox != det.bbox && o.bbox.width >= 0.5 * det.bbox.width);
-                    let c = det.bbox.center();
-                    FrameMeasure {
-                        faces: faces.len(),
-                        competing_face: competing,
-                        score: det.score,
+                }
+                let refs: Vec<&RgbImage> = chips.iter().collect();
+                let embeddings = self.embedder.embed(&refs)?;
+                start_embedding = embeddings.first().cloned();
+                used.iter()
+                    .zip(&embeddings[1..])
+                    .map(|(&frame, e)| IdentityCheck {
+                        frame,
+                        distance: embeddings[0].distance(e),
+                        turned: Some(frame) != last,
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        Ok(MeasuredTurn { detector, measures: TurnMeasures { frames: measures, identity }, start_face, start_embedding })
+    }
+
+    /// Detects the main face of each frame with one model.
+    fn track(
+        &self,
+        frames: &[(u32, RgbImage)],
+        kind: DetectorKind,
+        mirrored: bool,
+    ) -> Result<Vec<(FrameMeasure, Option<Detection>)>, FaceError> {
+        let rules = &self.options.challenge;
+        frames
+            .iter()
+            .map(|(at_ms, frame)| {
+                // Turned faces score lower (down to ~0.65 at 45°), so search at the rule's floor.
+                let faces = self.detector(kind).detect(frame, rules.min_detection_score)?;
+                let main = largest(&faces).copied().and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
+                let competing = main.is_some_and(|(d, _)| {
+                    faces.iter().any(|o| o.bbox != d.bbox && o.bbox.width >= 0.5 * d.bbox.width)
+                });
+                let face = main.map(|(d, pose)| {
+                    let c = d.bbox.center();
+                    let kp = &d.keypoints;
+                    FaceTrack {
+                        score: d.score,
                         yaw: if mirrored { -pose.yaw } else { pose.yaw },
                         roll_deg: pose.roll_deg,
                         center_x: c.x,
                         center_y: c.y,
-                        face_width: det.bbox.width,
-                        identity_distance: None,
+                        face_width: d.bbox.width,
+                        inter_eye: kp.inter_eye_distance(),
+                        eye_mouth: kp.right_eye.mid(kp.left_eye).dist(kp.mouth),
                     }
-                }
-                None => {
-                    chips.push(None);
-                    FrameMeasure {
-                        faces: 0,
-                        competing_face: false,
-                        score: 0.0,
-                        yaw: 0.0,
-                        roll_deg: 0.0,
-                        center_x: 0.0,
-                        center_y: 0.0,
-                        face_width: 0.0,
-                        identity_distance: None,
-                    }
-                }
-            };
-            measures.push(measure);
-        }
-        // One batched descriptor run for every frame with a face.
-        let present: Vec<(usize, &RgbImage)> =
-            chips.iter().enumerate().filter_map(|(i, c)| c.as_ref().map(|c| (i, c))).collect();
-        let refs: Vec<&RgbImage> = present.iter().map(|(_, c)| *c).collect();
-        let embeddings = self.embedder.embed(&refs)?;
-        if present.first().is_some_and(|(i, _)| *i == 0) {
-            let reference = &embeddings[0];
-            for ((i, _), e) in present.iter().zip(&embeddings) {
-                measures[*i].identity_distance = Some(reference.distance(e));
-            }
-        }
-        Ok(Some(MeasuredFrames { detector: kind, measures, first_face }))
+                });
+                Ok((FrameMeasure { at_ms: *at_ms, faces: faces.len(), competing_face: competing, face }, main.map(|(d, _)| d)))
+            })
+            .collect()
     }
 }
 
-/// Output of `FaceEngine::measure_frames`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MeasuredFrames {
+/// The frames whose faces are compared with the start's: the most turned one toward the asked
+/// side, the most turned one toward the other side, and the last one with a face.
+fn identity_frames(measures: &[FrameMeasure], spec: &ChallengeSpec) -> Vec<usize> {
+    let yaws: Vec<(usize, f32, u32)> =
+        measures.iter().enumerate().filter_map(|(i, m)| m.face.map(|f| (i, f.yaw, m.at_ms))).collect();
+    let mut start: Vec<f32> = yaws.iter().filter(|(_, _, t)| *t < spec.prompt_at_ms).map(|(_, y, _)| *y).collect();
+    start.sort_by(f32::total_cmp);
+    let baseline = start.get(start.len() / 2).copied().unwrap_or(0.0);
+    let s = spec.direction.sign();
+    let extreme = |sign: f32| {
+        yaws.iter().max_by(|a, b| (sign * s * (a.1 - baseline)).total_cmp(&(sign * s * (b.1 - baseline)))).map(|y| y.0)
+    };
+    let mut picks: Vec<usize> = [extreme(1.0), extreme(-1.0), yaws.last().map(|y| y.0)].into_iter().flatten().collect();
+    picks.sort_unstable();
+    picks.dedup();
+    picks
+}
+
+/// Output of [`FaceEngine::measure_turn`].
+#[derive(Debug, Clone)]
+pub struct MeasuredTurn<'a> {
     /// The model every frame was measured with.
     pub detector: DetectorKind,
-    pub measures: Vec<FrameMeasure>,
-    /// The first frame's main face (PAD runs on it).
-    pub first_face: Option<Detection>,
+    pub measures: TurnMeasures,
+    /// The start's image and face (passive PAD runs on it), and the face's descriptor.
+    pub start_face: Option<(&'a RgbImage, Detection)>,
+    pub start_embedding: Option<Embedding>,
 }
 
 /// The detection with the largest box.

@@ -1,18 +1,24 @@
 //! Liveness: the head-turn challenge (always) and passive PAD (when its models are installed).
 //!
-//! The challenge is scored from per-frame yaw read off the detector keypoints, relative to a
-//! baseline taken from the first frames. What it proves is limited (see
+//! The page films the whole gesture — a still start, the prompt, the turn out and back — at ten
+//! or more frames a second, and the server judges the trajectory of the yaw read off the
+//! detector's keypoints, relative to the start. What that proves is limited (see
 //! `reference/liveness-synthesis.md` in the design notes): it stops still photos and screens,
-//! photos moved, scaled or rolled in the image plane, flat prints tilted up to ~45° and photo
+//! photos moved, scaled or rolled in the image plane, prints tilted to fake a turn and photo
 //! swaps; it does not stop folded or curved prints, video replays or injected streams. That is
-//! why every frame must also be the same person and passive PAD runs when available.
+//! why the face must stay the same person throughout and passive PAD runs when available.
+//!
+//! [`judge`] is the one function that decides. It is pure: the engine measures the frames
+//! ([`crate::face::FaceEngine::measure_turn`]) and the judge reads only those measures.
 
+mod judge;
 pub mod pad;
 
+pub use judge::judge;
 use serde::{Deserialize, Serialize};
 
 /// Which way the subject was asked to turn, from the subject's own point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TurnDirection {
     Left,
@@ -20,6 +26,8 @@ pub enum TurnDirection {
 }
 
 impl TurnDirection {
+    pub const ALL: [TurnDirection; 2] = [TurnDirection::Left, TurnDirection::Right];
+
     /// Sign of the yaw change this turn produces in an unmirrored frame.
     pub fn sign(self) -> f32 {
         match self {
@@ -34,38 +42,68 @@ impl TurnDirection {
             TurnDirection::Right => TurnDirection::Left,
         }
     }
-}
 
-impl std::str::FromStr for TurnDirection {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "left" => Ok(TurnDirection::Left),
-            "right" => Ok(TurnDirection::Right),
-            other => Err(format!("direction must be left or right, not {other:?}")),
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnDirection::Left => "left",
+            TurnDirection::Right => "right",
         }
+    }
+
+    /// Parses `left` or `right` (the wire and database spelling).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
     }
 }
 
-/// Thresholds of the challenge. Defaults follow the synthetic calibration (T = 0.12, about 22°
-/// on an average face with BlazeFace-256); they are not validated on real head-turn video.
+/// What was asked of the person, and when: the frames' instants are measured from the first
+/// frame, and the prompt (the arrow) appeared `prompt_at_ms` after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeSpec {
+    pub direction: TurnDirection,
+    pub prompt_at_ms: u32,
+    /// How long the page filmed after the prompt.
+    pub after_prompt_ms: u32,
+    /// The page's interval between frames.
+    pub interval_ms: u32,
+}
+
+/// Thresholds of the challenge, calibrated on synthetic natural turns of the London set with
+/// `veriframe-eval liveness` (numbers and reasoning in BENCHMARKS.md). Not yet validated on
+/// recorded head-turn video.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChallengeRules {
-    /// Yaw change (inter-eye units) that counts as turned.
+    /// Yaw change (inter-eye units) toward the asked side that counts as turned.
     pub turn_threshold: f32,
-    /// Returned when the change falls to this fraction of `turn_threshold`.
-    pub return_fraction: f32,
-    /// Minimum detector score in every frame.
-    pub min_detection_score: f32,
-    /// Largest step against the direction of travel on either leg.
-    pub max_backstep: f32,
-    /// Baseline frames may spread at most this much around their median.
+    /// Back near frontal: the yaw change falls to this.
+    pub return_threshold: f32,
+    /// Frames in which the change must reach `turn_threshold`.
+    pub min_turned_frames: usize,
+    /// Fewest frames before the prompt (the still start the turn is measured from).
+    pub min_baseline_frames: usize,
+    /// The start may spread at most this much around its median, ...
     pub baseline_max_spread: f32,
-    /// Baseline must be roughly frontal.
+    /// ... and must be roughly frontal.
     pub baseline_max_abs_yaw: f32,
-    /// Largest descriptor distance from the first frame.
+    /// Largest change of yaw between frames 100 ms apart: a head does not jump.
+    pub max_step_per_100ms: f32,
+    /// Largest share of frames in which the face may be missing (motion blur).
+    pub max_missing_share: f32,
+    /// Lowest frame rate the capture may have had.
+    pub min_fps: f32,
+    /// Minimum detector score for a frame to count as showing the face.
+    pub min_detection_score: f32,
+    /// Largest descriptor distance of the final (frontal again) face from the start's.
     pub identity_threshold: f32,
+    /// Largest descriptor distance of the most turned faces from the start's: a face seen at
+    /// 30–45° and at a fifth of the start's resolution reads farther from it (up to ~0.55 on
+    /// genuine turns) without being anyone else.
+    pub turned_identity_threshold: f32,
+    /// How much horizontal foreshortening without parallax counts against a turn: a print
+    /// tilted away narrows the face (eye-to-mouth over inter-eye grows) while the nose barely
+    /// moves across it; a head that turns moves the nose first. The yaw change that counts is
+    /// reduced by this factor times the growth of that ratio.
+    pub foreshortening_weight: f32,
     /// Largest jump of the face centre between consecutive frames, in face widths.
     pub max_jump_face_widths: f32,
 }
@@ -73,77 +111,89 @@ pub struct ChallengeRules {
 impl Default for ChallengeRules {
     fn default() -> Self {
         Self {
-            turn_threshold: 0.12,
-            return_fraction: 0.5,
-            min_detection_score: 0.6,
-            max_backstep: 0.05,
-            baseline_max_spread: 0.04,
-            baseline_max_abs_yaw: 0.20,
+            turn_threshold: 0.07,
+            return_threshold: 0.045,
+            min_turned_frames: 1,
+            min_baseline_frames: 3,
+            baseline_max_spread: 0.05,
+            baseline_max_abs_yaw: 0.25,
+            max_step_per_100ms: 0.3,
+            max_missing_share: 0.1,
+            min_fps: 8.0,
+            min_detection_score: 0.5,
             identity_threshold: 0.6,
+            turned_identity_threshold: 0.7,
+            foreshortening_weight: 0.2,
             max_jump_face_widths: 0.5,
         }
     }
 }
 
-/// Fewest frames that can show baseline, outbound, peak, way back and return.
-pub const MIN_FRAMES: usize = 5;
-
-/// What the engine measured in one frame.
+/// The main face in one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct FrameMeasure {
-    /// Faces found (score ≥ the detector's candidate threshold).
-    pub faces: usize,
-    /// Whether another face at least half as wide as the main one is present.
-    pub competing_face: bool,
-    /// Main face's detector score (0 without a face).
+pub struct FaceTrack {
     pub score: f32,
+    /// Yaw proxy (see `face::Pose`), already corrected for a mirrored capture.
     pub yaw: f32,
     pub roll_deg: f32,
     pub center_x: f32,
     pub center_y: f32,
     pub face_width: f32,
-    /// Descriptor distance to the first frame's face.
-    pub identity_distance: Option<f32>,
+    /// Inter-eye distance and eye-to-mouth distance, pixels (foreshortening).
+    pub inter_eye: f32,
+    pub eye_mouth: f32,
+}
+
+/// What the engine measured in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrameMeasure {
+    /// Milliseconds after the first frame.
+    pub at_ms: u32,
+    /// Faces found at the detector's candidate threshold.
+    pub faces: usize,
+    /// Another face at least half as wide as the main one.
+    pub competing_face: bool,
+    /// The largest face, when one was found.
+    pub face: Option<FaceTrack>,
+}
+
+/// A descriptor comparison between a frame's face and the start's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IdentityCheck {
+    pub frame: usize,
+    pub distance: f32,
+    /// The most turned face (judged against `turned_identity_threshold`), or the final one.
+    #[serde(default)]
+    pub turned: bool,
+}
+
+/// Everything the judge reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TurnMeasures {
+    pub frames: Vec<FrameMeasure>,
+    /// The turned and final faces compared with the start's.
+    pub identity: Vec<IdentityCheck>,
 }
 
 /// Why a challenge failed. Several can apply at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum ChallengeFailure {
-    TooFewFrames { got: usize, need: usize },
-    NoFace { frame: usize },
-    MultipleFaces { frame: usize },
-    LowDetectionScore { frame: usize, score: f32 },
-    UnstableBaseline { spread: f32 },
-    NotFrontalAtStart { baseline: f32 },
-    NotTurned { peak: f32, needed: f32 },
+    /// Too few frames, too slow a frame rate, or a capture cut short.
+    CaptureIncomplete { frames: usize, fps: f32, covered_ms: u32, needed_ms: u32 },
+    /// The face was missing in too many frames, or around the turn.
+    FaceLost { missing: usize, of: usize },
+    MultipleFaces { frames: usize },
+    /// The start was not a still, roughly frontal face.
+    NotFrontalAtStart { baseline: f32, spread: f32 },
+    TurnTooSmall { peak: f32, needed: f32 },
     TurnedWrongWay { peak_opposite: f32 },
-    TooFewTurnedFrames { got: usize, need: usize },
     DidNotReturn { last: f32, needed: f32 },
-    NoIntermediateFrame { leg: Leg },
-    Jerky { frame: usize, step: f32 },
+    /// The yaw jumped between frames or skipped the way between frontal and turned: not a
+    /// head moving (a swapped photo, a cut in the stream).
+    ImplausibleMotion { frame: usize, step: f32 },
     FaceJumped { frame: usize, face_widths: f32 },
     DifferentPerson { frame: usize, distance: f32 },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Leg {
-    Outbound,
-    Return,
-}
-
-/// Per-frame line of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameReport {
-    pub index: usize,
-    pub faces: usize,
-    pub score: f32,
-    pub yaw: f32,
-    /// Yaw change from the baseline, signed so that positive is the requested direction.
-    pub delta: f32,
-    pub roll_deg: f32,
-    pub identity_distance: Option<f32>,
 }
 
 /// Outcome of the head-turn challenge.
@@ -152,249 +202,13 @@ pub struct ChallengeReport {
     pub direction: TurnDirection,
     pub rules: ChallengeRules,
     pub baseline_yaw: f32,
+    /// Largest yaw change toward the asked side.
     pub peak_delta: f32,
+    /// Yaw change per frame (`None` without a face), signed so that positive is the asked side.
+    pub deltas: Vec<Option<f32>>,
     pub turned: bool,
     pub returned: bool,
     pub same_person: bool,
     pub passed: bool,
-    pub frames: Vec<FrameReport>,
     pub failures: Vec<ChallengeFailure>,
-}
-
-/// Applies the challenge rule to measured frames (pure; the engine measures).
-///
-/// With Δ = s·(yaw − baseline), s the requested direction's sign:
-/// 1. a face in every frame, score ≥ min, no competing face, no jumps;
-/// 2. a stable, roughly frontal baseline (median of the first max(1, n/5) frames, at most 3);
-/// 3. Δ ≥ T in at least 2 frames (1 when fewer than 10 frames were sent);
-/// 4. after the last such frame, Δ ≤ return_fraction·T;
-/// 5. no backstep larger than `max_backstep` on either leg;
-/// 6. a frame with 0.2·T < Δ < T on each leg (a swapped-in turned photo has none);
-/// 7. every frame within `identity_threshold` of the first.
-pub fn evaluate_head_turn(
-    frames: &[FrameMeasure],
-    direction: TurnDirection,
-    rules: &ChallengeRules,
-) -> ChallengeReport {
-    let n = frames.len();
-    let mut failures = Vec::new();
-    if n < MIN_FRAMES {
-        failures.push(ChallengeFailure::TooFewFrames { got: n, need: MIN_FRAMES });
-    }
-    for (i, f) in frames.iter().enumerate() {
-        if f.faces == 0 {
-            failures.push(ChallengeFailure::NoFace { frame: i });
-        } else {
-            if f.competing_face {
-                failures.push(ChallengeFailure::MultipleFaces { frame: i });
-            }
-            if f.score < rules.min_detection_score {
-                failures.push(ChallengeFailure::LowDetectionScore { frame: i, score: f.score });
-            }
-        }
-        if i > 0 && f.faces > 0 && frames[i - 1].faces > 0 {
-            let prev = &frames[i - 1];
-            let jump = (f.center_x - prev.center_x).hypot(f.center_y - prev.center_y)
-                / prev.face_width.max(f.face_width).max(1.0);
-            if jump > rules.max_jump_face_widths {
-                failures.push(ChallengeFailure::FaceJumped { frame: i, face_widths: jump });
-            }
-        }
-        if let Some(d) = f.identity_distance
-            && d >= rules.identity_threshold
-        {
-            failures.push(ChallengeFailure::DifferentPerson { frame: i, distance: d });
-        }
-    }
-
-    let baseline_count = (n / 5).clamp(1, 3).min(n);
-    let mut base: Vec<f32> = frames[..baseline_count].iter().map(|f| f.yaw).collect();
-    base.sort_by(f32::total_cmp);
-    let baseline = base.get(base.len() / 2).copied().unwrap_or(0.0);
-    let spread = base.iter().map(|v| (v - baseline).abs()).fold(0f32, f32::max);
-    if spread > rules.baseline_max_spread {
-        failures.push(ChallengeFailure::UnstableBaseline { spread });
-    }
-    if baseline.abs() > rules.baseline_max_abs_yaw {
-        failures.push(ChallengeFailure::NotFrontalAtStart { baseline });
-    }
-
-    let s = direction.sign();
-    let t = rules.turn_threshold;
-    let delta: Vec<f32> = frames.iter().map(|f| s * (f.yaw - baseline)).collect();
-    let peak = delta.iter().copied().fold(f32::NEG_INFINITY, f32::max).max(0.0);
-    let turned_idx: Vec<usize> = (0..n).filter(|&i| delta[i] >= t).collect();
-    let need_turned = if n >= 10 { 2 } else { 1 };
-    let turned = turned_idx.len() >= need_turned;
-    let mut returned = false;
-    match (turned_idx.first(), turned_idx.last()) {
-        (Some(&first), Some(&last)) => {
-            if turned_idx.len() < need_turned {
-                failures.push(ChallengeFailure::TooFewTurnedFrames { got: turned_idx.len(), need: need_turned });
-            }
-            let back = t * rules.return_fraction;
-            let return_at = (last + 1..n).find(|&i| delta[i] <= back);
-            returned = return_at.is_some();
-            if !returned {
-                failures
-                    .push(ChallengeFailure::DidNotReturn { last: delta.last().copied().unwrap_or(0.0), needed: back });
-            }
-            let between = |i: &usize| delta[*i] > 0.2 * t && delta[*i] < t;
-            if !(baseline_count..first).any(|i| between(&i)) {
-                failures.push(ChallengeFailure::NoIntermediateFrame { leg: Leg::Outbound });
-            }
-            let return_end = return_at.unwrap_or(n);
-            if !(last + 1..return_end).any(|i| between(&i)) {
-                failures.push(ChallengeFailure::NoIntermediateFrame { leg: Leg::Return });
-            }
-            for i in 1..=first {
-                let step = delta[i] - delta[i - 1];
-                if step < -rules.max_backstep {
-                    failures.push(ChallengeFailure::Jerky { frame: i, step });
-                }
-            }
-            let return_leg_end = return_at.map_or(n, |r| r + 1);
-            for i in last + 1..return_leg_end {
-                let step = delta[i] - delta[i - 1];
-                if step > rules.max_backstep {
-                    failures.push(ChallengeFailure::Jerky { frame: i, step });
-                }
-            }
-        }
-        _ => {
-            let opposite = delta.iter().map(|d| -d).fold(0f32, f32::max);
-            if opposite >= t {
-                failures.push(ChallengeFailure::TurnedWrongWay { peak_opposite: opposite });
-            } else {
-                failures.push(ChallengeFailure::NotTurned { peak, needed: t });
-            }
-        }
-    }
-
-    let same_person =
-        frames.iter().all(|f| f.faces > 0 && f.identity_distance.is_none_or(|d| d < rules.identity_threshold));
-    let report_frames = frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| FrameReport {
-            index: i,
-            faces: f.faces,
-            score: f.score,
-            yaw: f.yaw,
-            delta: delta[i],
-            roll_deg: f.roll_deg,
-            identity_distance: f.identity_distance,
-        })
-        .collect();
-    ChallengeReport {
-        direction,
-        rules: *rules,
-        baseline_yaw: baseline,
-        peak_delta: peak,
-        turned,
-        returned,
-        same_person,
-        passed: failures.is_empty(),
-        frames: report_frames,
-        failures,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn frames(yaws: &[f32]) -> Vec<FrameMeasure> {
-        yaws.iter()
-            .map(|&yaw| FrameMeasure {
-                faces: 1,
-                competing_face: false,
-                score: 0.9,
-                yaw,
-                roll_deg: 0.0,
-                center_x: 100.0,
-                center_y: 100.0,
-                face_width: 80.0,
-                identity_distance: Some(0.2),
-            })
-            .collect()
-    }
-
-    /// The 15-frame sin² turn of the calibration, peak 0.17 (a 30° turn).
-    fn turn(peak: f32) -> Vec<f32> {
-        (0..15).map(|k| 0.03 + peak * (std::f32::consts::PI * k as f32 / 14.0).sin().powi(2)).collect()
-    }
-
-    #[test]
-    fn a_real_turn_passes_only_in_its_direction() {
-        let f = frames(&turn(0.17));
-        let r = ChallengeRules::default();
-        let ok = evaluate_head_turn(&f, TurnDirection::Left, &r);
-        assert!(ok.passed, "{:?}", ok.failures);
-        assert!((ok.peak_delta - 0.17).abs() < 0.01);
-        let wrong = evaluate_head_turn(&f, TurnDirection::Right, &r);
-        assert!(!wrong.passed);
-        assert!(wrong.failures.iter().any(|x| matches!(x, ChallengeFailure::TurnedWrongWay { .. })));
-        // Mirrored capture of a right turn reads like this left turn: the sign matters.
-        let neg: Vec<f32> = turn(0.17).iter().map(|v| -v).collect();
-        assert!(evaluate_head_turn(&frames(&neg), TurnDirection::Right, &r).passed);
-    }
-
-    #[test]
-    fn still_photo_fails() {
-        let f = frames(&[0.05; 15]);
-        let r = evaluate_head_turn(&f, TurnDirection::Left, &ChallengeRules::default());
-        assert!(!r.passed && !r.turned);
-        assert!(r.failures.iter().any(|x| matches!(x, ChallengeFailure::NotTurned { .. })));
-    }
-
-    #[test]
-    fn swap_without_intermediate_frames_fails() {
-        let mut y = vec![0.0; 5];
-        y.extend([0.2; 5]);
-        y.extend([0.0; 5]);
-        let r = evaluate_head_turn(&frames(&y), TurnDirection::Left, &ChallengeRules::default());
-        assert!(!r.passed);
-        assert!(r.failures.iter().any(|x| matches!(x, ChallengeFailure::NoIntermediateFrame { .. })));
-    }
-
-    #[test]
-    fn no_return_fails_and_other_person_fails() {
-        let y: Vec<f32> = (0..10).map(|k| k as f32 * 0.03).collect();
-        let r = evaluate_head_turn(&frames(&y), TurnDirection::Left, &ChallengeRules::default());
-        assert!(r.failures.iter().any(|x| matches!(x, ChallengeFailure::DidNotReturn { .. })));
-
-        let mut f = frames(&turn(0.2));
-        f[7].identity_distance = Some(0.8);
-        let r = evaluate_head_turn(&f, TurnDirection::Left, &ChallengeRules::default());
-        assert!(!r.passed && !r.same_person);
-    }
-
-    #[test]
-    fn five_frame_challenge() {
-        let f = frames(&[0.0, 0.07, 0.2, 0.07, 0.0]);
-        assert!(evaluate_head_turn(&f, TurnDirection::Left, &ChallengeRules::default()).passed);
-        let short = frames(&[0.0, 0.2, 0.0]);
-        let r = evaluate_head_turn(&short, TurnDirection::Left, &ChallengeRules::default());
-        assert!(r.failures.contains(&ChallengeFailure::TooFewFrames { got: 3, need: 5 }));
-    }
-
-    proptest! {
-        /// Without any frame reaching T, nothing passes, whatever the noise.
-        #[test]
-        fn small_motion_never_passes(noise in proptest::collection::vec(-0.05f32..0.05, 5..30), left: bool) {
-            let dir = if left { TurnDirection::Left } else { TurnDirection::Right };
-            let r = evaluate_head_turn(&frames(&noise), dir, &ChallengeRules::default());
-            prop_assert!(!r.passed);
-        }
-
-        /// Never panics on arbitrary measurements.
-        #[test]
-        fn arbitrary_measurements(yaws in proptest::collection::vec(-1f32..1.0, 0..20), faces in proptest::collection::vec(0usize..3, 20)) {
-            let mut f = frames(&yaws);
-            for (m, n) in f.iter_mut().zip(faces) { m.faces = n; }
-            let _ = evaluate_head_turn(&f, TurnDirection::Left, &ChallengeRules::default());
-        }
-    }
 }

@@ -6,8 +6,6 @@
 //! under `CI=true`, where it fails.
 #![allow(dead_code)]
 
-pub mod headturn;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

@@ -19,8 +19,16 @@ export function setToken(value) {
   token = value;
 }
 
-// Answers worth another try: the request may not have been handled, or is still being handled.
-const RETRY_STATUSES = new Set([408, 409, 502, 503, 504]);
+// Answers worth another try: the request may not have been handled, is still being handled, or
+// the server asked us to come back (429, 503 with Retry-After).
+const RETRY_STATUSES = new Set([408, 409, 429, 502, 503, 504]);
+
+/** How long to wait before try `attempt + 1`: the server's Retry-After when it gave one. */
+function backoff(response, attempt) {
+  const asked = Number(response && response.headers.get("retry-after"));
+  const ours = 600 * (attempt + 1);
+  return Number.isFinite(asked) && asked > 0 ? Math.max(ours, Math.min(asked, 30) * 1000) : ours;
+}
 
 /**
  * One call. `retries` is only given for calls that are safe to repeat (reads, and writes that
@@ -53,7 +61,7 @@ async function request(method, path, { json, body, headers = {}, retries = 0 } =
       throw new ApiError(0, "network", null);
     }
     if (RETRY_STATUSES.has(response.status) && attempt < retries) {
-      await sleep(600 * (attempt + 1));
+      await sleep(backoff(response, attempt));
       continue;
     }
     let data = null;
@@ -85,14 +93,16 @@ export const api = {
 
   challenge: () => request("POST", "/flow/api/challenge"),
 
-  /** The head-turn frames, in capture order. */
-  frames(challengeId, blobs, key) {
+  /** The head-turn film: `frames` (JPEG blobs in order), their `timestamps` (ms from the first) and the sharper `key` frame. */
+  frames(challengeId, { frames, timestamps, key }, idempotencyKey) {
     const form = new FormData();
-    blobs.forEach((blob, i) => form.append("frame", blob, `frame-${i}.jpg`));
+    frames.forEach((blob, i) => form.append("frame", blob, `frame-${i}.jpg`));
+    form.append("timestamps", JSON.stringify(timestamps));
+    if (key) form.append("key", key, "key.jpg");
     return request("POST", `/flow/api/challenge/${encodeURIComponent(challengeId)}/frames?source=camera`, {
       body: form,
-      headers: { "idempotency-key": key },
-      retries: 2,
+      headers: { "idempotency-key": idempotencyKey },
+      retries: 3,
     });
   },
 

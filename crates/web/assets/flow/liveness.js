@@ -1,19 +1,37 @@
-// The head-turn challenge: the server picks a direction; the person presses start, the camera
-// opens, and the page takes `frames` frames `frameIntervalMs` apart, starting at once (the first
-// one frontal), while the person turns the head that way and back. The frames go to the server,
-// which answers like a capture.
+// The head-turn challenge. The server hands out a challenge: a direction, and how to film (the
+// film spec: frame interval, when the arrow appears, how long to keep filming after it, the part
+// of each frame to keep and at what size). The person presses Start and looks at the camera; the
+// page films the whole gesture at ten frames a second — a still start, then the arrow, the turn
+// out and back — and uploads the small frames with their timestamps and one sharper first frame.
+// The server judges the film and answers like a capture.
 
 import { api } from "./api.js";
-import { CameraError, canvasToJpeg, grabCanvas, openCamera } from "./camera.js";
+import { CameraError, canvasToJpeg, openCamera } from "./camera.js";
 import { h, newKey, show, sleep } from "./dom.js";
 import { emit } from "./events.js";
 import { problemItems, setFeedback } from "./capture.js";
 import { cameraProblemPanel } from "./handoff.js";
 import { t } from "./i18n.js";
 
-const FRAME_MAX_SIDE = 1280;
-// Ask for a fresh challenge rather than send frames that would arrive after it expires.
-const EXPIRY_MARGIN_MS = 5000;
+// Ask for a fresh challenge rather than film one that would expire before it arrives.
+const EXPIRY_MARGIN_MS = 15000;
+
+/** The centred region of a `vw`×`vh` frame that the film keeps, per the film spec. */
+function filmRegion(vw, vh, film) {
+  const height = Math.min(vh, Math.round(vh * film.cropHeight));
+  const width = Math.min(vw, Math.round(height * film.cropAspect));
+  return { x: Math.floor((vw - width) / 2), y: Math.floor((vh - height) / 2), width, height };
+}
+
+/** Draws `region` of the current video frame into a new canvas at most `maxSide` pixels long. */
+function drawRegion(video, region, maxSide) {
+  const scale = Math.min(1, maxSide / Math.max(region.width, region.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(region.width * scale));
+  canvas.height = Math.max(1, Math.round(region.height * scale));
+  canvas.getContext("2d").drawImage(video, region.x, region.y, region.width, region.height, 0, 0, canvas.width, canvas.height);
+  return canvas;
+}
 
 export function livenessScreen(app) {
   return (view, alive) => {
@@ -23,7 +41,7 @@ export function livenessScreen(app) {
     let retriesLeft = app.state.retries ? app.state.retries.liveness : undefined;
 
     const arrow = h("span", { class: "arrow", "aria-hidden": "true" });
-    const instruction = h("p", { class: "instruction" });
+    const instruction = h("p", { class: "instruction", "aria-live": "assertive" });
     const challengeBox = h("div", { class: "challenge", "data-role": "challenge", hidden: true }, arrow, instruction);
     const video = h("video", {
       "data-role": "preview",
@@ -84,6 +102,13 @@ export function livenessScreen(app) {
       camera = null;
     };
 
+    /** Shows the arrow for the challenge's direction (at the prompt). */
+    const prompt = () => {
+      challengeBox.dataset.state = "turn";
+      arrow.textContent = challenge.direction === "left" ? "\u2190" : "\u2192";
+      instruction.textContent = t(challenge.direction === "left" ? "liveness.nowLeft" : "liveness.nowRight");
+    };
+
     async function newChallenge() {
       startButton.disabled = true;
       let answer;
@@ -103,9 +128,12 @@ export function livenessScreen(app) {
       }
       if (!alive()) return false;
       challenge = answer;
+      // The direction stays hidden until the arrow appears; tests read it from here.
       challengeBox.dataset.direction = challenge.direction;
-      arrow.textContent = challenge.direction === "left" ? "\u2190" : "\u2192";
-      instruction.textContent = t(challenge.direction === "left" ? "liveness.turnLeft" : "liveness.turnRight");
+      challengeBox.dataset.promptAtMs = String(challenge.film.promptAtMs);
+      challengeBox.dataset.state = "ready";
+      arrow.textContent = "";
+      instruction.textContent = t("liveness.ready");
       show(challengeBox, true);
       startButton.disabled = false;
       return true;
@@ -122,8 +150,11 @@ export function livenessScreen(app) {
       problem.show(error instanceof CameraError ? error.reason : "failed");
     };
 
-    /** Opens the camera and takes the frames; null when the camera failed. */
-    async function takeFrames() {
+    /**
+     * Opens the camera and films the gesture: frames every `intervalMs` from the first, the arrow
+     * at `promptAtMs`, on until `afterPromptMs` later. Null when the camera failed.
+     */
+    async function film() {
       show(viewfinder, true);
       viewfinder.classList.remove("turning");
       try {
@@ -136,26 +167,42 @@ export function livenessScreen(app) {
         stopCamera();
         return null;
       }
-      const count = Math.max(1, Number(challenge.frames) || 1);
-      const interval = Math.max(0, Number(challenge.frameIntervalMs) || 0);
+      const spec = challenge.film;
+      const region = filmRegion(video.videoWidth, video.videoHeight, spec);
+      const full = { x: 0, y: 0, width: video.videoWidth, height: video.videoHeight };
+      const end = spec.promptAtMs + spec.afterPromptMs;
+      const quality = spec.quality / 100;
       viewfinder.classList.add("turning");
+      challengeBox.dataset.state = "look";
+      instruction.textContent = t("liveness.look");
       show(progress, true);
       progress.value = 0;
-      setFeedback(feedback, "capturing", { text: t(challenge.direction === "left" ? "liveness.nowLeft" : "liveness.nowRight") });
+      setFeedback(feedback, "capturing", {});
+      const frames = [];
+      const timestamps = [];
+      let key = null;
+      let prompted = false;
       const started = performance.now();
-      const encoded = [];
-      for (let i = 0; i < count; i += 1) {
-        const wait = started + i * interval - performance.now();
+      for (let next = 0; next <= end; next += spec.intervalMs) {
+        const wait = started + next - performance.now();
         if (wait > 0) await sleep(wait);
         if (!alive() || !camera) return null;
+        const at = frames.length === 0 ? 0 : Math.max(timestamps[timestamps.length - 1] + 1, Math.round(performance.now() - started));
+        if (!prompted && at >= spec.promptAtMs) {
+          prompted = true;
+          prompt();
+        }
         // Drawn now, encoded in the background, so encoding never delays the next frame.
-        encoded.push(canvasToJpeg(grabCanvas(video, FRAME_MAX_SIDE), 0.9));
-        progress.value = (i + 1) / count;
+        frames.push(canvasToJpeg(drawRegion(video, region, spec.maxSide), quality));
+        if (key === null) key = canvasToJpeg(drawRegion(video, full, spec.keyMaxSide), spec.keyQuality / 100);
+        timestamps.push(at);
+        progress.value = Math.min(1, at / end);
       }
-      const frames = await Promise.all(encoded);
+      const blobs = await Promise.all(frames);
+      const keyBlob = await key;
       stopCamera();
       viewfinder.classList.remove("turning");
-      return frames;
+      return { frames: blobs, timestamps, key: keyBlob };
     }
 
     async function takeTurn() {
@@ -165,34 +212,37 @@ export function livenessScreen(app) {
       show(startButton, true);
       startButton.disabled = true;
       if (!challenge || Date.now() > challenge.expiresAt - EXPIRY_MARGIN_MS) {
-        // The old one ran out while the person read the instructions: show the new direction
-        // and let them start again.
+        // The old one ran out while the person read the instructions: get a new one and let
+        // them start again.
         const fresh = await newChallenge();
         busy = false;
         if (fresh) setFeedback(feedback, "idle", { text: t("liveness.newChallenge") });
         return;
       }
-      let frames;
+      let filmed;
       try {
-        frames = await takeFrames();
+        filmed = await film();
       } catch (e) {
-        frames = null;
+        filmed = null;
         cameraFailed(e);
       }
-      if (!frames || !alive()) {
+      if (!filmed || !alive()) {
         busy = false;
         return;
       }
       show(progress, false);
+      show(challengeBox, false);
       setFeedback(feedback, "checking", { text: t("liveness.checking") });
       const answered = challenge;
-      challenge = null;
       let answer;
       try {
-        answer = await api.frames(answered.challengeId, frames, newKey());
+        // One key for the upload and its retries: the server answers a repeat with its first
+        // answer, so a timed-out upload can be sent again.
+        answer = await api.frames(answered.challengeId, filmed, newKey());
       } catch (e) {
         busy = false;
         if (!alive()) return;
+        challenge = null;
         if (e && e.status === 401) return app.fail(e);
         if (e && (e.status === 400 || e.status === 404)) {
           const state = await api.state().catch(() => null);
@@ -210,17 +260,20 @@ export function livenessScreen(app) {
         return;
       }
       busy = false;
+      challenge = null;
       if (!alive()) return;
       retriesLeft = answer.retriesLeft;
+      const problems = answer.problems || [];
       if (answer.accepted) {
-        setFeedback(feedback, "accepted", { text: t("liveness.accepted") });
+        // Taken as it is after the last retry: thank the person without claiming success.
+        setFeedback(feedback, "accepted", { text: t(problems.length ? "liveness.taken" : "liveness.accepted") });
         emit("step-completed", { step: "liveness" });
         await sleep(matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : 400);
         if (alive()) app.refresh();
         return;
       }
-      const codes = (answer.problems || []).map((p) => p.code);
-      setFeedback(feedback, "rejected", { codes, text: t("liveness.rejected"), items: problemItems(answer.problems || []) });
+      const codes = problems.map((p) => p.code);
+      setFeedback(feedback, "rejected", { codes, text: t("liveness.rejected"), items: problemItems(problems) });
       emit("capture-failed", { step: "liveness", code: codes[0] });
       showRetries();
       show(viewfinder, false);

@@ -1,17 +1,24 @@
 //! Use cases of the hosted flow: open a link, report where the person is, accept captures with
 //! immediate feedback, run the head-turn challenge, submit for verification, hand off to a
-//! phone. Everything here is reached with a flow token ([`FlowAuth`]).
+//! phone. Everything here is reached with a flow token ([`FlowAuth`]). The head-turn challenge
+//! lives in [`challenge`].
+
+mod challenge;
+
+pub use challenge::Challenge;
 
 use std::sync::Arc;
 
-use rand::Rng;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::auth::{FlowAuth, SessionAccess};
 use crate::blob::{BlobKey, BlobStore};
 use crate::flow::{Flow, FlowConfig};
 use crate::ids::{CaptureId, ChallengeId};
-use crate::ports::{AnalyzeError, CaptureAnalyzer, CaptureRecord, ChallengeRecord, JobKind, JobSignal, Store};
+use crate::ports::{
+    AnalyzeError, CaptureAnalyzer, CaptureCommit, CaptureRecord, Committed, Job, JobKind, JobSignal,
+    JobState, Store, StoreError,
+};
 use crate::secret::Secret;
 use crate::service::{Onboarding, OnboardingLink, ServiceError, ServiceResult};
 use crate::session::Session;
@@ -119,20 +126,6 @@ pub struct CaptureOutcome {
     pub next: Step,
 }
 
-/// A head-turn challenge for the page.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    pub id: ChallengeId,
-    pub direction: &'static str,
-    pub expires_at: OffsetDateTime,
-}
-
-/// Frames the page should send, and how far apart.
-pub const CHALLENGE_FRAMES: u32 = 7;
-pub const CHALLENGE_FRAME_INTERVAL_MS: u32 = 300;
-/// Most frames one challenge answer may carry.
-pub const MAX_CHALLENGE_FRAMES: usize = 20;
-const CHALLENGE_TTL: Duration = Duration::minutes(2);
 
 /// How an upload is labelled for the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,74 +238,7 @@ impl Capturing {
         let (session, flow_config) = self.onboarding.session_and_flow(&SessionAccess::from(flow)).await?;
         let captures = self.store().captures(flow.tenant_id, flow.session_id).await?;
         let jobs = self.store().jobs(flow.tenant_id, flow.session_id).await?;
-        let status = session.effective_status(self.now());
-        let config = &flow_config.config;
-        let m = &config.modules;
-
-        let latest_accepted = |kind: CaptureKind| captures.iter().rev().find(|c| c.kind == kind && c.accepted);
-        let rejected = |kind: CaptureKind| captures.iter().filter(|c| c.kind == kind && !c.accepted).count();
-        let document_class = latest_accepted(CaptureKind::Front).and_then(|c| c.summary.document_class);
-        // Until the front says otherwise (a passport or visa), a card's back is expected.
-        let needs_back = document_class.is_none_or(DocumentClass::needs_back);
-
-        let mut steps = Vec::new();
-        if m.consent {
-            steps.push(Step::Consent);
-        }
-        if m.id_capture {
-            steps.push(Step::Front);
-            if needs_back {
-                steps.push(Step::Back);
-            }
-        }
-        if m.selfie {
-            steps.push(Step::Selfie);
-        }
-        if m.liveness {
-            steps.push(Step::Liveness);
-        }
-        steps.push(Step::Processing);
-        steps.push(Step::Done);
-
-        let submitted = session.submitted_at.is_some();
-        let failed = jobs.iter().any(|j| j.state == crate::ports::JobState::Failed);
-        let done = status.is_complete();
-        let captured = |step: Step| match step {
-            Step::Consent => session.consented_at.is_some(),
-            other => other.capture_kind().is_some_and(|k| latest_accepted(k).is_some()),
-        };
-        let completed: Vec<Step> = steps.iter().copied().filter(|s| captured(*s)).collect();
-        let current = if status == OnboardingStatus::Expired {
-            Step::Expired
-        } else if done {
-            Step::Done
-        } else if submitted {
-            Step::Processing
-        } else {
-            steps.iter().copied().find(|s| !completed.contains(s) && *s != Step::Done).unwrap_or(Step::Processing)
-        };
-        let retries_of =
-            |kind: CaptureKind, allowed: u32| allowed.saturating_sub(u32::try_from(rejected(kind)).unwrap_or(u32::MAX));
-        let c = &config.capture;
-        let retries = RetriesLeft {
-            front: retries_of(CaptureKind::Front, c.id_capture_retries),
-            back: retries_of(CaptureKind::Back, c.id_capture_retries),
-            selfie: retries_of(CaptureKind::Selfie, c.selfie_capture_retries),
-            liveness: retries_of(CaptureKind::Liveness, c.selfie_capture_retries),
-        };
-        Ok(FlowState {
-            session,
-            status,
-            flow: flow_config,
-            steps,
-            completed,
-            current,
-            document_class,
-            retries,
-            submitted,
-            done,
-            failed,
-        })
+        Ok(FlowState::compute(session, flow_config, &captures, &jobs, self.now()))
     }
 
     /// Refuses work on sessions that can no longer take captures.
@@ -362,7 +288,7 @@ impl Capturing {
         if kind == CaptureKind::Liveness {
             return Err(ServiceError::Invalid("liveness frames go to the challenge".into()));
         }
-        if let Some(previous) = self.replay(flow, idempotency_key).await? {
+        if let Some(previous) = self.replay(flow, kind, idempotency_key).await? {
             return Ok(previous);
         }
         let state = self.state(flow).await?;
@@ -370,11 +296,23 @@ impl Capturing {
         let checked = self.analyzer.check_image(kind, image).await.map_err(analyze_error)?;
         let accept = checked.problems.is_empty() || state.retries.of(kind) == 0;
         let now = self.now();
+        // Blobs first: the commit below may only name bytes that are already stored.
         let mut blobs = Vec::new();
+        let mut images = Vec::new();
         if accept {
             let key = BlobKey::for_session(flow.tenant_id, flow.session_id, kind.as_str());
             self.blobs.put(&key, checked.jpeg.clone()).await.map_err(blob_error)?;
+            if let Some(name) = image_name(kind) {
+                images.push((name.to_owned(), key.clone()));
+            }
             blobs.push(key);
+            if let (Some(rect), Some(name)) = (crop, cropped_name(kind))
+                && let Some(jpeg) = self.cropper.crop(&checked.jpeg, rect)
+            {
+                let crop_key = BlobKey::for_session(flow.tenant_id, flow.session_id, name);
+                self.blobs.put(&crop_key, jpeg).await.map_err(blob_error)?;
+                images.push((name.to_owned(), crop_key));
+            }
         }
         let record = CaptureRecord {
             id: CaptureId::generate(now),
@@ -382,66 +320,98 @@ impl Capturing {
             session_id: flow.session_id,
             kind,
             accepted: accept,
-            problems: checked.problems.clone(),
+            problems: checked.problems,
             summary: checked.summary,
-            blobs: blobs.clone(),
+            blobs,
             source: source.as_str().into(),
             challenge_id: None,
+            liveness: None,
             idempotency_key: idempotency_key.map(str::to_owned),
             created_at: now,
         };
-        self.insert(&record).await?;
-        if let (true, Some(key)) = (accept, blobs.first()) {
-            if let Some(name) = image_name(kind) {
-                self.put_image(flow, name, key).await?;
-            }
-            if let (Some(rect), Some(name)) = (crop, cropped_name(kind))
-                && let Some(jpeg) = self.cropper.crop(&checked.jpeg, rect)
-            {
-                let crop_key = BlobKey::for_session(flow.tenant_id, flow.session_id, name);
-                self.blobs.put(&crop_key, jpeg).await.map_err(blob_error)?;
-                self.put_image(flow, name, &crop_key).await?;
-            }
-            self.enqueue_ready_jobs(flow, kind).await?;
-        }
+        let outcome = self.commit(flow, record, images, None).await?;
         tracing::info!(
             interview_id = %flow.session_id,
             kind = kind.as_str(),
             accepted = accept,
-            problems = record.problems.len(),
+            problems = outcome.problems.len(),
             "capture"
         );
-        self.outcome(flow, &record).await
+        Ok(outcome)
     }
 
-    /// Inserts a capture; when a concurrent retry with the same idempotency key won the race,
-    /// that one stands (the caller replays it).
-    async fn insert(&self, record: &CaptureRecord) -> ServiceResult<()> {
-        match self.store().insert_capture(record).await {
-            Err(crate::ports::StoreError::Conflict(_)) => {
-                Err(ServiceError::Conflict("a capture with this Idempotency-Key is being processed".into()))
+    /// Stores a capture, its images and the jobs it makes ready in one transaction (see
+    /// [`CaptureCommit`]), then deletes the images it superseded. The jobs are decided on the
+    /// session as it is just before the commit plus this capture; a capture racing another of
+    /// the same session can miss a job, which the reconciler then queues.
+    async fn commit(
+        &self,
+        flow: FlowAuth,
+        record: CaptureRecord,
+        images: Vec<(String, BlobKey)>,
+        answers_challenge: Option<ChallengeId>,
+    ) -> ServiceResult<CaptureOutcome> {
+        let (session, flow_config) = self.onboarding.session_and_flow(&SessionAccess::from(flow)).await?;
+        let mut captures = self.store().captures(flow.tenant_id, flow.session_id).await?;
+        let jobs = self.store().jobs(flow.tenant_id, flow.session_id).await?;
+        captures.push(record.clone());
+        let after = FlowState::compute(session, flow_config, &captures, &jobs, self.now());
+        let job = job_of(record.kind);
+        let ready = if record.accepted && after.job_ready(job) { vec![job] } else { Vec::new() };
+        let mut written: Vec<BlobKey> = record.blobs.clone();
+        written.extend(images.iter().map(|(_, key)| key.clone()).filter(|k| !record.blobs.contains(k)));
+        let commit = CaptureCommit { capture: record, images, jobs: ready.clone(), answers_challenge };
+        let refused = match self.store().commit_capture(&commit).await {
+            Ok(Committed::Stored { replaced }) => {
+                for old in replaced {
+                    // A superseded image is personal data nobody will read again; one left
+                    // behind by a failure here is removed by the sweeper.
+                    if let Err(e) = self.blobs.delete(&old).await {
+                        tracing::warn!(error = %e, "could not delete a superseded image");
+                    }
+                }
+                None
             }
-            other => Ok(other?),
-        }
-    }
-
-    async fn put_image(&self, flow: FlowAuth, name: &str, key: &BlobKey) -> ServiceResult<()> {
-        let replaced = self.store().put_image(flow.tenant_id, flow.session_id, name, key, self.now()).await?;
-        if let Some(old) = replaced {
-            // The superseded image is personal data nobody will read again.
-            if let Err(e) = self.blobs.delete(&old).await {
-                tracing::warn!(error = %e, "could not delete a superseded image");
+            Ok(Committed::ChallengeAlreadyAnswered) => {
+                Some(ServiceError::State("the challenge was already answered; start a new one"))
             }
+            Err(StoreError::Conflict(_)) => {
+                Some(ServiceError::Conflict("a capture with this Idempotency-Key is being processed".into()))
+            }
+            // Whether it was stored is unknown (the answer may have been lost after the commit):
+            // the blobs stay, and the sweeper removes them if nothing refers to them.
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(refused) = refused {
+            // Definitely not stored: nothing will ever refer to these.
+            for key in &written {
+                let _ = self.blobs.delete(key).await;
+            }
+            return Err(refused);
         }
-        Ok(())
+        if !ready.is_empty() {
+            self.signal.job_queued();
+        }
+        let capture = &commit.capture;
+        Ok(CaptureOutcome {
+            accepted: capture.accepted,
+            problems: capture.problems.clone(),
+            retries_left: after.retries.of(capture.kind),
+            next: after.current,
+        })
     }
 
-    async fn replay(&self, flow: FlowAuth, key: Option<&str>) -> ServiceResult<Option<CaptureOutcome>> {
+    async fn replay(
+        &self,
+        flow: FlowAuth,
+        kind: CaptureKind,
+        key: Option<&str>,
+    ) -> ServiceResult<Option<CaptureOutcome>> {
         let Some(key) = key else { return Ok(None) };
         if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 64 printable ASCII characters".into()));
         }
-        match self.store().capture_by_idempotency_key(flow.tenant_id, flow.session_id, key).await? {
+        match self.store().capture_by_idempotency_key(flow.tenant_id, flow.session_id, kind, key).await? {
             Some(previous) => Ok(Some(self.outcome(flow, &previous).await?)),
             None => Ok(None),
         }
@@ -455,105 +425,6 @@ impl Capturing {
             retries_left: state.retries.of(record.kind),
             next: state.current,
         })
-    }
-
-    /// Queues the jobs whose inputs are now complete.
-    async fn enqueue_ready_jobs(&self, flow: FlowAuth, kind: CaptureKind) -> ServiceResult<()> {
-        let state = self.state(flow).await?;
-        let done = |step: Step| state.is_done(step);
-        let job = match kind {
-            CaptureKind::Front | CaptureKind::Back if done(Step::Front) && done(Step::Back) => Some(JobKind::Document),
-            CaptureKind::Selfie | CaptureKind::Liveness if done(Step::Selfie) && done(Step::Liveness) => {
-                Some(JobKind::Face)
-            }
-            _ => None,
-        };
-        if let Some(job) = job {
-            let now = self.now();
-            self.store().enqueue_job(flow.tenant_id, flow.session_id, job, now, now).await?;
-            self.signal.job_queued();
-        }
-        Ok(())
-    }
-
-    /// Starts a head-turn challenge in a random direction.
-    pub async fn start_challenge(&self, flow: FlowAuth) -> ServiceResult<Challenge> {
-        let state = self.state(flow).await?;
-        Self::ensure_step(&state, CaptureKind::Liveness)?;
-        let now = self.now();
-        let direction = if rand::rng().random::<bool>() { "left" } else { "right" };
-        let record = ChallengeRecord {
-            id: ChallengeId::generate(now),
-            tenant_id: flow.tenant_id,
-            session_id: flow.session_id,
-            direction: direction.into(),
-            created_at: now,
-            expires_at: now + CHALLENGE_TTL,
-            answered_at: None,
-        };
-        self.store().insert_challenge(&record).await?;
-        Ok(Challenge { id: record.id, direction, expires_at: record.expires_at })
-    }
-
-    /// The frames answering a challenge.
-    pub async fn answer_challenge(
-        &self,
-        flow: FlowAuth,
-        challenge: ChallengeId,
-        frames: Vec<Vec<u8>>,
-        source: CaptureSource,
-        idempotency_key: Option<&str>,
-    ) -> ServiceResult<CaptureOutcome> {
-        if let Some(previous) = self.replay(flow, idempotency_key).await? {
-            return Ok(previous);
-        }
-        if frames.is_empty() || frames.len() > MAX_CHALLENGE_FRAMES {
-            return Err(ServiceError::Invalid(format!("send 1 to {MAX_CHALLENGE_FRAMES} frames")));
-        }
-        let state = self.state(flow).await?;
-        Self::ensure_step(&state, CaptureKind::Liveness)?;
-        let record = self
-            .store()
-            .challenge(flow.tenant_id, flow.session_id, challenge)
-            .await?
-            .ok_or(ServiceError::NotFound("challenge"))?;
-        let now = self.now();
-        if now >= record.expires_at {
-            return Err(ServiceError::State("the challenge expired; start a new one"));
-        }
-        if !self.store().answer_challenge(flow.tenant_id, challenge, now).await? {
-            return Err(ServiceError::State("the challenge was already answered; start a new one"));
-        }
-        let checked = self.analyzer.check_frames(&record.direction, frames).await.map_err(analyze_error)?;
-        let accept = checked.problems.is_empty() || state.retries.liveness == 0;
-        let mut blobs = Vec::new();
-        if accept {
-            for (i, frame) in checked.frames.into_iter().enumerate() {
-                let key = BlobKey::for_session(flow.tenant_id, flow.session_id, &format!("liveness-{i}"));
-                self.blobs.put(&key, frame).await.map_err(blob_error)?;
-                blobs.push(key);
-            }
-        }
-        let capture = CaptureRecord {
-            id: CaptureId::generate(now),
-            tenant_id: flow.tenant_id,
-            session_id: flow.session_id,
-            kind: CaptureKind::Liveness,
-            accepted: accept,
-            problems: checked.problems,
-            summary: Default::default(),
-            blobs,
-            source: source.as_str().into(),
-            challenge_id: Some(challenge),
-            idempotency_key: idempotency_key.map(str::to_owned),
-            created_at: now,
-        };
-        self.insert(&capture).await?;
-        if accept {
-            self.enqueue_ready_jobs(flow, CaptureKind::Liveness).await?;
-        }
-        tracing::info!(interview_id = %flow.session_id, accepted = accept, problems = capture.problems.len(), "liveness capture");
-        self.outcome(flow, &capture).await
     }
 
     /// Submits the captures for verification; the session completes when the jobs finish.
@@ -570,8 +441,8 @@ impl Capturing {
             return Err(ServiceError::Invalid("consent is required first".into()));
         }
         let now = self.now();
-        self.store().record_submission(flow.tenant_id, flow.session_id, now).await?;
-        self.store().enqueue_job(flow.tenant_id, flow.session_id, JobKind::Finalize, now, now).await?;
+        // One transaction: a submitted session always has its finalize job.
+        self.store().submit_session(flow.tenant_id, flow.session_id, now).await?;
         self.signal.job_queued();
         tracing::info!(interview_id = %flow.session_id, "submitted for verification");
         self.state(flow).await
@@ -586,9 +457,109 @@ impl Capturing {
 }
 
 impl FlowState {
+    /// The state of a session from its stored captures and jobs: pure, so the capture path can
+    /// also ask what the state *will be* once a capture is stored.
+    pub fn compute(
+        session: Session,
+        flow_config: Flow,
+        captures: &[CaptureRecord],
+        jobs: &[Job],
+        now: OffsetDateTime,
+    ) -> Self {
+        let status = session.effective_status(now);
+        let config = &flow_config.config;
+        let m = &config.modules;
+
+        let latest_accepted = |kind: CaptureKind| captures.iter().rev().find(|c| c.kind == kind && c.accepted);
+        let rejected = |kind: CaptureKind| captures.iter().filter(|c| c.kind == kind && !c.accepted).count();
+        let document_class = latest_accepted(CaptureKind::Front).and_then(|c| c.summary.document_class);
+        // Until the front says otherwise (a passport or visa), a card's back is expected.
+        let needs_back = document_class.is_none_or(DocumentClass::needs_back);
+
+        let mut steps = Vec::new();
+        if m.consent {
+            steps.push(Step::Consent);
+        }
+        if m.id_capture {
+            steps.push(Step::Front);
+            if needs_back {
+                steps.push(Step::Back);
+            }
+        }
+        if m.selfie {
+            steps.push(Step::Selfie);
+        }
+        if m.liveness {
+            steps.push(Step::Liveness);
+        }
+        steps.push(Step::Processing);
+        steps.push(Step::Done);
+
+        let submitted = session.submitted_at.is_some();
+        let failed = jobs.iter().any(|j| j.state == JobState::Failed);
+        let done = status.is_complete();
+        let captured = |step: Step| match step {
+            Step::Consent => session.consented_at.is_some(),
+            other => other.capture_kind().is_some_and(|k| latest_accepted(k).is_some()),
+        };
+        let completed: Vec<Step> = steps.iter().copied().filter(|s| captured(*s)).collect();
+        let current = if status == OnboardingStatus::Expired {
+            Step::Expired
+        } else if done {
+            Step::Done
+        } else if submitted {
+            Step::Processing
+        } else {
+            steps.iter().copied().find(|s| !completed.contains(s) && *s != Step::Done).unwrap_or(Step::Processing)
+        };
+        let retries_of =
+            |kind: CaptureKind, allowed: u32| allowed.saturating_sub(u32::try_from(rejected(kind)).unwrap_or(u32::MAX));
+        let c = &config.capture;
+        let retries = RetriesLeft {
+            front: retries_of(CaptureKind::Front, c.id_capture_retries),
+            back: retries_of(CaptureKind::Back, c.id_capture_retries),
+            selfie: retries_of(CaptureKind::Selfie, c.selfie_capture_retries),
+            liveness: retries_of(CaptureKind::Liveness, c.selfie_capture_retries),
+        };
+        FlowState {
+            session,
+            status,
+            flow: flow_config,
+            steps,
+            completed,
+            current,
+            document_class,
+            retries,
+            submitted,
+            done,
+            failed,
+        }
+    }
+
     /// Whether `step` needs nothing more: completed, or not part of this flow.
     pub fn is_done(&self, step: Step) -> bool {
         !self.steps.contains(&step) || self.completed.contains(&step)
+    }
+
+    /// Whether the inputs of `job` are complete: the document's sides, or the selfie and the
+    /// head turn; for `finalize`, a submission.
+    pub fn job_ready(&self, job: JobKind) -> bool {
+        let has = |step: Step| self.steps.contains(&step);
+        match job {
+            JobKind::Document => has(Step::Front) && self.is_done(Step::Front) && self.is_done(Step::Back),
+            JobKind::Face => {
+                (has(Step::Selfie) || has(Step::Liveness)) && self.is_done(Step::Selfie) && self.is_done(Step::Liveness)
+            }
+            JobKind::Finalize => self.submitted,
+        }
+    }
+}
+
+/// The job a capture of `kind` feeds.
+pub fn job_of(kind: CaptureKind) -> JobKind {
+    match kind {
+        CaptureKind::Front | CaptureKind::Back => JobKind::Document,
+        CaptureKind::Selfie | CaptureKind::Liveness => JobKind::Face,
     }
 }
 
@@ -603,7 +574,8 @@ fn cropped_name(kind: CaptureKind) -> Option<&'static str> {
 
 fn analyze_error(e: AnalyzeError) -> ServiceError {
     match e {
-        AnalyzeError::BadImage(message) => ServiceError::Invalid(message),
+        AnalyzeError::BadImage(message) => ServiceError::Image(message),
+        AnalyzeError::Busy { retry_after } => ServiceError::Busy { retry_after },
         AnalyzeError::Internal(message) => {
             ServiceError::Store(crate::ports::StoreError::Other(format!("verification engine: {message}")))
         }
