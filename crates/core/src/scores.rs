@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::{Modules, Thresholds};
 use crate::text::CustomFields;
-use crate::verification::{DocumentData, DocumentFindings, FaceFindings, ImageQuality, LivenessCheck, LivenessFindings};
+use crate::verification::{
+    DocumentData, DocumentFindings, FaceFindings, ImageQuality, LivenessCheck, LivenessFindings,
+};
 
 /// A verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -149,8 +149,12 @@ fn findings(
             failures.push(LivenessFailure::DifferentPersonThanSelfie);
         }
     }
-    let max_identity_distance =
-        report.measures.identity.iter().map(|i| i.distance).fold(None, |acc: Option<f32>, d| Some(acc.map_or(d, |a| a.max(d))));
+    let max_identity_distance = report
+        .measures
+        .identity
+        .iter()
+        .map(|i| i.distance)
+        .fold(None, |acc: Option<f32>, d| Some(acc.map_or(d, |a| a.max(d))));
     LivenessFindings {
         direction: match c.direction {
             engine::TurnDirection::Left => TurnDirection::Left,

@@ -29,9 +29,14 @@ fn main() {
         let img = small(deg);
         let t = (deg as f32).to_radians().tan().abs();
         let (d128, d256) = (yaw(&img, DetectorKind::Front128) - b128, yaw(&img, DetectorKind::Full256) - b256);
-        println!("{deg:>5}°  128: {d128:+.3} ({:.2}·tan)   256: {d256:+.3} ({:.2}·tan)", d128.abs() / t, d256.abs() / t);
+        println!(
+            "{deg:>5}°  128: {d128:+.3} ({:.2}·tan)   256: {d256:+.3} ({:.2}·tan)",
+            d128.abs() / t,
+            d256.abs() / t
+        );
         if deg == 45.0 {
-            image::save_buffer("/tmp/probe45.png", &img, img.width(), img.height(), image::ExtendedColorType::Rgb8).ok();
+            image::save_buffer("/tmp/probe45.png", &img, img.width(), img.height(), image::ExtendedColorType::Rgb8)
+                .ok();
         }
     }
 }

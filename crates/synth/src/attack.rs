@@ -88,7 +88,12 @@ fn bilinear(img: &RgbImage, x: f32, y: f32) -> Rgb<u8> {
 /// range and cool tint, a faint moiré where its pixel grid beats against the camera's, a
 /// reflection across the glass, and the black bezel, in front of `background`. `screen` is the
 /// screen's rectangle in the camera frame (x, y, width, height, in pixels).
-pub fn phone_replay(content: &RgbImage, background: &RgbImage, screen: (f32, f32, f32, f32), rng: &mut Rng) -> RgbImage {
+pub fn phone_replay(
+    content: &RgbImage,
+    background: &RgbImage,
+    screen: (f32, f32, f32, f32),
+    rng: &mut Rng,
+) -> RgbImage {
     let (sx, sy, sw, sh) = screen;
     let bezel = 0.04 * sw;
     let (cw, ch) = (content.width() as f32, content.height() as f32);
@@ -102,7 +107,8 @@ pub fn phone_replay(content: &RgbImage, background: &RgbImage, screen: (f32, f32
     let mut out = background.clone();
     for (x, y, px) in out.enumerate_pixels_mut() {
         let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
-        let inside_phone = fx >= sx - bezel && fx < sx + sw + bezel && fy >= sy - 2.0 * bezel && fy < sy + sh + 2.0 * bezel;
+        let inside_phone =
+            fx >= sx - bezel && fx < sx + sw + bezel && fy >= sy - 2.0 * bezel && fy < sy + sh + 2.0 * bezel;
         if !inside_phone {
             continue;
         }

@@ -98,7 +98,8 @@ const NOD_AXIS_DOWN: f32 = 0.3;
 /// frontal frame's detector keypoints.
 pub fn turn_head(frame: &RgbImage, kp: &Keypoints, yaw_deg: f32, pitch_deg: f32) -> RgbImage {
     let face = FaceFrame::new(kp);
-    let mut out = if yaw_deg.abs() > 1e-3 { rotate(frame, &face, yaw_deg.to_radians(), Axis::Vertical) } else { frame.clone() };
+    let mut out =
+        if yaw_deg.abs() > 1e-3 { rotate(frame, &face, yaw_deg.to_radians(), Axis::Vertical) } else { frame.clone() };
     if pitch_deg.abs() > 1e-3 {
         out = rotate(&out, &face, pitch_deg.to_radians(), Axis::Horizontal);
     }
@@ -201,7 +202,15 @@ fn project_line(pos: &[f32], depth: &[f32], src: &mut [f32], zbuf: &mut [f32]) {
 /// Places the face of `photo` in a `width`×`height` frame with the eyes `iod` pixels apart and
 /// their midpoint at (`eye_x`, `eye_y`), keeping the photo's own roll. Outside the photo the
 /// frame is neutral grey.
-pub fn place_face(photo: &RgbImage, kp: &Keypoints, width: u32, height: u32, iod: f32, eye_x: f32, eye_y: f32) -> RgbImage {
+pub fn place_face(
+    photo: &RgbImage,
+    kp: &Keypoints,
+    width: u32,
+    height: u32,
+    iod: f32,
+    eye_x: f32,
+    eye_y: f32,
+) -> RgbImage {
     let face = FaceFrame::new(kp);
     let step = face.iod / iod;
     let map = Affine::scale_translate(step, face.cx - eye_x * step, face.cy - eye_y * step);

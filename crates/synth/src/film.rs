@@ -94,7 +94,14 @@ pub const CAMERA: Framing = Framing { width: 360, height: 480, eye_x: 0.5, eye_y
 
 /// Plays `act` for a challenge asking for `direction` (+1 left, −1 right), with the timing of
 /// a natural gesture drawn from `rng`.
-pub fn record(subject: &Subject, act: Act, direction: f32, capture: &Capture, key: &FrameSampling, rng: &mut Rng) -> Attempt {
+pub fn record(
+    subject: &Subject,
+    act: Act,
+    direction: f32,
+    capture: &Capture,
+    key: &FrameSampling,
+    rng: &mut Rng,
+) -> Attempt {
     let gesture = Gesture::natural(rng, direction);
     record_gesture(subject, act, gesture, capture, key, rng)
 }

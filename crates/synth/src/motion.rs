@@ -58,7 +58,14 @@ const SETTLE_MS: f32 = 300.0;
 
 impl Gesture {
     /// A gesture with the given shape and no incidental motion (tremor, sway, nod, roll).
-    pub fn plain(direction: f32, amplitude_deg: f32, reaction_ms: f32, out_ms: f32, hold_ms: f32, back_ms: f32) -> Self {
+    pub fn plain(
+        direction: f32,
+        amplitude_deg: f32,
+        reaction_ms: f32,
+        out_ms: f32,
+        hold_ms: f32,
+        back_ms: f32,
+    ) -> Self {
         Self {
             direction: direction.signum(),
             amplitude_deg,

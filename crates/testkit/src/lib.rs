@@ -95,12 +95,17 @@ pub fn models_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../veriframe-data/models"))
 }
 
-/// The passive anti-spoofing models for tests: `VERIFRAME_PAD_MODELS_DIR`, else the test-only
-/// copies in `../shared/testdata/models-test-only`.
+/// The passive anti-spoofing models for tests: `VERIFRAME_PAD_MODELS_DIR` (where `.ci/run`
+/// installs them with `veriframe models fetch --pad`), else the test-only copies in
+/// `../shared/testdata/models-test-only`. Under `CI=true` PAD is required: every end-to-end test
+/// runs with it, none skips it silently.
 pub fn pad_models_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("VERIFRAME_PAD_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| testdata_dir().join("models-test-only"));
+    if !dir.is_dir() && in_ci() {
+        panic!("passive PAD models are required under CI=true ({})", dir.display());
+    }
     dir.is_dir().then_some(dir)
 }
 

@@ -38,12 +38,15 @@ pub struct BoundedArgon2 {
 impl BoundedArgon2 {
     pub fn new(slots: usize, queue: usize) -> Self {
         Self {
-            pool: CpuPool::named("veriframe-argon2", Admission {
-                size: slots,
-                queue,
-                max_wait: std::time::Duration::from_secs(5),
-                retry_after: std::time::Duration::from_secs(1),
-            }),
+            pool: CpuPool::named(
+                "veriframe-argon2",
+                Admission {
+                    size: slots,
+                    queue,
+                    max_wait: std::time::Duration::from_secs(5),
+                    retry_after: std::time::Duration::from_secs(1),
+                },
+            ),
         }
     }
 }

@@ -312,7 +312,11 @@ fn models_fetch_installs_the_passive_pad_models_from_a_url_checked_against_their
     let dir = tempfile::tempdir().unwrap();
     let models = linked_models(dir.path());
     let fetch = |base: &str| {
-        veriframe(dir.path()).env("VERIFRAME_MODELS_DIR", &models).args(["models", "fetch", "--pad", base]).output().unwrap()
+        veriframe(dir.path())
+            .env("VERIFRAME_MODELS_DIR", &models)
+            .args(["models", "fetch", "--pad", base])
+            .output()
+            .unwrap()
     };
 
     // Bytes that are not the pinned models are refused, and nothing is installed.
@@ -343,7 +347,8 @@ fn output_to_a_closed_pipe_ends_quietly() {
     // `veriframe config example | head -c 0`: the reader is gone before the first write.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let output = veriframe(dir.path()).args(["config", "example"]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    let output =
+        veriframe(dir.path()).args(["config", "example"]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");

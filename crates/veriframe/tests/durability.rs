@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use veriframe_testkit::synth::{Holder, film_for, frontal, jpeg, passport, photo, subject};
 use veriframe_testkit::synth::Act;
+use veriframe_testkit::synth::{Holder, film_for, frontal, jpeg, passport, photo, subject};
 
 /// `veriframe serve` on an ephemeral port with `workers` verification workers.
 fn serve(data_dir: &Path, workers: usize) -> (Child, Value) {

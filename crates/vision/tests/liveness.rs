@@ -105,7 +105,12 @@ fn prints_held_still_moved_or_tilted_fail() {
             let attempt = film::record(&subject, act, direction.sign(), &CAPTURE, &KEY, &mut rng);
             let (frames, key) = decoded(&attempt);
             let r = engine.head_turn(&frames, Some(&key), &spec(direction), false).unwrap();
-            assert!(!r.challenge.passed && !r.live, "{} asked {direction:?}: peak {}", act.name(), r.challenge.peak_delta);
+            assert!(
+                !r.challenge.passed && !r.live,
+                "{} asked {direction:?}: peak {}",
+                act.name(),
+                r.challenge.peak_delta
+            );
         }
     }
 }

@@ -21,7 +21,9 @@ fn keys(language: &str) -> BTreeSet<String> {
 fn documented_codes() -> BTreeSet<String> {
     let doc = std::fs::read_to_string(repo().join("docs/capture-api.md")).expect("docs/capture-api.md");
     let mut codes = BTreeSet::new();
-    for (start, end) in [("Problem codes:", "Messages are"), ("Head-turn problem codes:", "A challenge is answered once")] {
+    for (start, end) in
+        [("Problem codes:", "Messages are"), ("Head-turn problem codes:", "A challenge is answered once")]
+    {
         let from = doc.find(start).unwrap_or_else(|| panic!("docs/capture-api.md no longer says {start:?}"));
         let rest = &doc[from + start.len()..];
         let to = rest.find(end).unwrap_or_else(|| panic!("docs/capture-api.md: {end:?} after {start:?}"));

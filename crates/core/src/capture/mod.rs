@@ -16,8 +16,8 @@ use crate::blob::{BlobKey, BlobStore};
 use crate::flow::{Flow, FlowConfig};
 use crate::ids::{CaptureId, ChallengeId};
 use crate::ports::{
-    AnalyzeError, CaptureAnalyzer, CaptureCommit, CaptureRecord, Committed, Job, JobKind, JobSignal,
-    JobState, Store, StoreError,
+    AnalyzeError, CaptureAnalyzer, CaptureCommit, CaptureRecord, Committed, Job, JobKind, JobSignal, JobState, Store,
+    StoreError,
 };
 use crate::secret::Secret;
 use crate::service::{Onboarding, OnboardingLink, ServiceError, ServiceResult};
@@ -125,7 +125,6 @@ pub struct CaptureOutcome {
     pub retries_left: u32,
     pub next: Step,
 }
-
 
 /// How an upload is labelled for the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

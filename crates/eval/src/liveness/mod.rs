@@ -17,8 +17,8 @@ use veriframe_core::challenge::{FilmSpec, HEAD_TURN_FILM};
 use veriframe_synth::Rng;
 use veriframe_synth::sampling::FrameSampling;
 use veriframe_vision::decode::{DecodeLimits, decode};
-use veriframe_vision::face::engine::largest;
 use veriframe_vision::face::DetectorKind;
+use veriframe_vision::face::engine::largest;
 use veriframe_vision::liveness::{ChallengeRules, ChallengeSpec, TurnDirection, TurnMeasures, judge};
 
 use crate::setup;
@@ -100,16 +100,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     deltas.join(" ")
                 );
             }
-            report.add(&saved.act, &saved.person, saved.amplitude_deg, &verdict, saved.pad_live, saved.upload_bytes, saved.verdict_ms);
+            report.add(
+                &saved.act,
+                &saved.person,
+                saved.amplitude_deg,
+                &verdict,
+                saved.pad_live,
+                saved.upload_bytes,
+                saved.verdict_ms,
+            );
         }
         print!("{}", report.render(&rules));
         return Ok(());
     }
     let engine = setup::engine(args.pad.as_deref())?;
     let mut dump = match &args.dump {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| path.display().to_string())?,
-        )),
+        Some(path) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| path.display().to_string())?))
+        }
         None => None,
     };
     let mut rng = Rng::new(args.seed);

@@ -8,12 +8,12 @@ use time::{Duration, OffsetDateTime};
 use veriframe::app::open_store;
 use veriframe::config::Config;
 use veriframe_core::blob::BlobKey;
+use veriframe_core::challenge::TurnDirection;
 use veriframe_core::clock::truncate_to_millis;
 use veriframe_core::flow::{Flow, FlowConfig, Modules, Thresholds};
 use veriframe_core::ids::{
     AdminId, ApiKeyId, CaptureId, ChallengeId, ClientId, FlowId, InterviewCode, InterviewId, TenantId,
 };
-use veriframe_core::challenge::TurnDirection;
 use veriframe_core::ports::{
     CaptureCommit, CaptureRecord, ChallengeRecord, JobKind, JobState, SecretRecord, Store, StoreError,
 };

@@ -4,8 +4,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use veriframe_testkit::synth::{Act, Holder, film_for, jpeg, passport, photo, subject};
 use veriframe_synth::camera::Subject;
+use veriframe_testkit::synth::{Act, Holder, film_for, jpeg, passport, photo, subject};
 use veriframe_testkit::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(a_genuine_person_is_verified, a_still_photo_fails_liveness, someone_elses_document_fails_face_match);

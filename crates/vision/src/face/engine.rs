@@ -310,7 +310,12 @@ impl FaceEngine {
             }
             None => Vec::new(),
         };
-        Ok(MeasuredTurn { detector, measures: TurnMeasures { frames: measures, identity }, start_face, start_embedding })
+        Ok(MeasuredTurn {
+            detector,
+            measures: TurnMeasures { frames: measures, identity },
+            start_face,
+            start_embedding,
+        })
     }
 
     /// Detects the main face of each frame with one model.
@@ -327,9 +332,8 @@ impl FaceEngine {
                 // Turned faces score lower (down to ~0.65 at 45°), so search at the rule's floor.
                 let faces = self.detector(kind).detect(frame, rules.min_detection_score)?;
                 let main = largest(&faces).copied().and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
-                let competing = main.is_some_and(|(d, _)| {
-                    faces.iter().any(|o| o.bbox != d.bbox && o.bbox.width >= 0.5 * d.bbox.width)
-                });
+                let competing = main
+                    .is_some_and(|(d, _)| faces.iter().any(|o| o.bbox != d.bbox && o.bbox.width >= 0.5 * d.bbox.width));
                 let face = main.map(|(d, pose)| {
                     let c = d.bbox.center();
                     let kp = &d.keypoints;
@@ -344,7 +348,10 @@ impl FaceEngine {
                         eye_mouth: kp.right_eye.mid(kp.left_eye).dist(kp.mouth),
                     }
                 });
-                Ok((FrameMeasure { at_ms: *at_ms, faces: faces.len(), competing_face: competing, face }, main.map(|(d, _)| d)))
+                Ok((
+                    FrameMeasure { at_ms: *at_ms, faces: faces.len(), competing_face: competing, face },
+                    main.map(|(d, _)| d),
+                ))
             })
             .collect()
     }

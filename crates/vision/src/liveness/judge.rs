@@ -169,8 +169,11 @@ fn median3(values: &[Option<f32>]) -> Vec<Option<f32>> {
     (0..values.len())
         .map(|i| {
             values[i]?;
-            let mut w: Vec<f32> =
-                [i.checked_sub(1), Some(i), Some(i + 1)].into_iter().flatten().filter_map(|j| values.get(j).copied().flatten()).collect();
+            let mut w: Vec<f32> = [i.checked_sub(1), Some(i), Some(i + 1)]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| values.get(j).copied().flatten())
+                .collect();
             w.sort_by(f32::total_cmp);
             w.get(w.len() / 2).copied()
         })
@@ -227,7 +230,8 @@ fn check_jumps(measures: &TurnMeasures, rules: &ChallengeRules, failures: &mut V
         let Some(face) = f.face else { continue };
         if let Some(p) = previous {
             let p: super::FaceTrack = p;
-            let jump = (face.center_x - p.center_x).hypot(face.center_y - p.center_y) / p.face_width.max(face.face_width).max(1.0);
+            let jump = (face.center_x - p.center_x).hypot(face.center_y - p.center_y)
+                / p.face_width.max(face.face_width).max(1.0);
             if jump > rules.max_jump_face_widths {
                 failures.push(ChallengeFailure::FaceJumped { frame: i, face_widths: jump });
             }
@@ -332,9 +336,10 @@ mod tests {
     }
 
     proptest! {
-        /// Without any frame reaching the threshold nothing passes, whatever the noise.
+        /// Motion whose whole range stays under the threshold (0.07) never passes, wherever the
+        /// baseline lands inside it.
         #[test]
-        fn small_motion_never_passes(noise in proptest::collection::vec(-0.05f32..0.05, 10..60), left: bool) {
+        fn small_motion_never_passes(noise in proptest::collection::vec(-0.034f32..0.034, 10..60), left: bool) {
             let direction = if left { TurnDirection::Left } else { TurnDirection::Right };
             let r = judge(&film(&noise), &ChallengeSpec { direction, ..SPEC }, &ChallengeRules::default());
             prop_assert!(!r.passed);

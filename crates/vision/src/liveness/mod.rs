@@ -180,20 +180,50 @@ pub struct TurnMeasures {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum ChallengeFailure {
     /// Too few frames, too slow a frame rate, or a capture cut short.
-    CaptureIncomplete { frames: usize, fps: f32, covered_ms: u32, needed_ms: u32 },
+    CaptureIncomplete {
+        frames: usize,
+        fps: f32,
+        covered_ms: u32,
+        needed_ms: u32,
+    },
     /// The face was missing in too many frames, or around the turn.
-    FaceLost { missing: usize, of: usize },
-    MultipleFaces { frames: usize },
+    FaceLost {
+        missing: usize,
+        of: usize,
+    },
+    MultipleFaces {
+        frames: usize,
+    },
     /// The start was not a still, roughly frontal face.
-    NotFrontalAtStart { baseline: f32, spread: f32 },
-    TurnTooSmall { peak: f32, needed: f32 },
-    TurnedWrongWay { peak_opposite: f32 },
-    DidNotReturn { last: f32, needed: f32 },
+    NotFrontalAtStart {
+        baseline: f32,
+        spread: f32,
+    },
+    TurnTooSmall {
+        peak: f32,
+        needed: f32,
+    },
+    TurnedWrongWay {
+        peak_opposite: f32,
+    },
+    DidNotReturn {
+        last: f32,
+        needed: f32,
+    },
     /// The yaw jumped between frames or skipped the way between frontal and turned: not a
     /// head moving (a swapped photo, a cut in the stream).
-    ImplausibleMotion { frame: usize, step: f32 },
-    FaceJumped { frame: usize, face_widths: f32 },
-    DifferentPerson { frame: usize, distance: f32 },
+    ImplausibleMotion {
+        frame: usize,
+        step: f32,
+    },
+    FaceJumped {
+        frame: usize,
+        face_widths: f32,
+    },
+    DifferentPerson {
+        frame: usize,
+        distance: f32,
+    },
 }
 
 /// Outcome of the head-turn challenge.
