@@ -114,6 +114,38 @@ pub struct OnboardingUrlResponse {
     pub url: String,
 }
 
+impl OnboardingUrlResponse {
+    /// The link secret the URL ends with, which `POST /flow/api/open` takes.
+    pub fn link(&self) -> Option<OnboardingLinkSecret> {
+        OnboardingLinkSecret::from_url(&self.url)
+    }
+}
+
+/// The secret at the end of an onboarding URL (`{publicUrl}/flow/{link}`): the one place a
+/// client cuts it out of the URL. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OnboardingLinkSecret(String);
+
+impl OnboardingLinkSecret {
+    /// The secret of an onboarding URL, or `None` when the URL is not one (no `/flow/`
+    /// segment, or anything but URL-safe characters after it).
+    pub fn from_url(url: &str) -> Option<Self> {
+        let (_, secret) = url.rsplit_once("/flow/")?;
+        let url_safe = secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        (!secret.is_empty() && url_safe).then(|| Self(secret.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for OnboardingLinkSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnboardingLinkSecret(…)")
+    }
+}
+
 /// `GET /0/omni/get/onboarding/status` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -160,4 +192,24 @@ pub struct ImagesRequest {
 pub struct HealthResponse {
     /// `ok`, or what is not ready.
     pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OnboardingLinkSecret;
+
+    #[test]
+    fn a_link_secret_is_cut_from_an_onboarding_url_only() {
+        let link = OnboardingLinkSecret::from_url("https://id.example.com/flow/vfl_AbC-d_9").unwrap();
+        assert_eq!(link.expose(), "vfl_AbC-d_9");
+        assert_eq!(format!("{link:?}"), "OnboardingLinkSecret(…)");
+        for not_a_link in [
+            "https://id.example.com/flow/",
+            "https://id.example.com/other/vfl_x",
+            "https://id.example.com/flow/vfl_x?y=1",
+            "https://id.example.com/flow/a/b",
+        ] {
+            assert!(OnboardingLinkSecret::from_url(not_a_link).is_none(), "{not_a_link}");
+        }
+    }
 }

@@ -177,17 +177,6 @@ pub struct OcrDataResponse {
 /// name. Requested images that were never captured are absent.
 pub type ImagesResponse = BTreeMap<String, String>;
 
-/// The image names `POST /0/omni/get/images` understands.
-pub const IMAGE_NAMES: [&str; 7] = [
-    "selfie",
-    "croppedFace",
-    "croppedIDFace",
-    "fullFrameFrontID",
-    "fullFrameBackID",
-    "croppedFrontID",
-    "croppedBackID",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

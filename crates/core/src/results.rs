@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::SessionAccess;
 use crate::blob::BlobStore;
 use crate::capture::blob_error;
+use crate::image_name::ImageName;
 use crate::ports::{Store, StoreError};
 use crate::scores::{Scores, score_session};
 use crate::service::{Onboarding, ServiceResult};
@@ -79,14 +80,14 @@ impl Results {
     pub async fn images(
         &self,
         access: &SessionAccess,
-        names: &[String],
+        names: &[ImageName],
     ) -> ServiceResult<Result<Vec<(String, Vec<u8>)>, TooLarge>> {
         let session = self.onboarding.session(access).await?;
         let stored = self.store().images(session.tenant_id, session.id).await?;
         let mut out = Vec::new();
         let mut total = 0usize;
         for (name, key) in stored {
-            if !names.contains(&name) {
+            if !names.iter().any(|n| n.as_str() == name) {
                 continue;
             }
             let Some(bytes) = self.blobs.get(&key).await.map_err(blob_error)? else { continue };

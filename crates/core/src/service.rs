@@ -1,23 +1,23 @@
 //! Use cases of the partner API: authenticate callers, start and resume sessions, hand out
-//! onboarding links, report status, finish sessions, log executives in. Also the provisioning
-//! used by the CLI (tenants, keys, flows, administrators).
+//! onboarding links, report status, finish sessions, log executives in. The operator's side
+//! (tenants, keys, flows, administrators) is [`crate::provisioning`].
 
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::auth::{FlowAuth, KeyAuth, SessionAccess, TokenAuth};
+use crate::auth::{FlowAuth, KeyAuth, SessionAccess, TokenAuth, TokenScope};
 use crate::clock::Clock;
-use crate::flow::{Flow, FlowConfig};
-use crate::ids::{AdminId, ApiKeyId, ClientId, FlowId, InterviewCode, InterviewId, TenantId};
+use crate::flow::Flow;
+use crate::ids::{AdminId, ClientId, FlowId, InterviewCode, InterviewId, TenantId};
 use crate::lockout::{Locked, Lockout, LockoutPolicy};
 use crate::password;
 use crate::ports::{PasswordError, PasswordHasher, SecretRecord, Store, StoreError};
 use crate::secret::{Secret, SecretKind};
 use crate::session::Session;
 use crate::status::OnboardingStatus;
-use crate::tenant::{Admin, ApiKey, Tenant};
-use crate::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, InvalidValue, Language, Origin};
+use crate::tenant::Tenant;
+use crate::text::{CountryCode, CustomFields, Email, ExternalCustomerId, HttpUrl, InvalidValue, Language};
 
 /// Why a credential was refused. The text is safe to return to the caller: it never says
 /// whether a key exists for another tenant.
@@ -147,6 +147,8 @@ pub struct Started {
 #[derive(Debug, Clone)]
 pub struct OnboardingLink {
     pub url: String,
+    /// The secret the URL ends with, which the hosted page exchanges for a flow token.
+    pub link: Secret,
     pub expires_at: OffsetDateTime,
 }
 
@@ -238,7 +240,7 @@ impl Onboarding {
         if key.revoked_at.is_some() {
             return Err(ServiceError::ApiKey(CredentialProblem::Revoked));
         }
-        Ok(KeyAuth { tenant, key_id: key.id })
+        Ok(KeyAuth::new(tenant, key.id))
     }
 
     /// Checks `X-Incode-Hardware-Id`: a session token or an executive token.
@@ -246,10 +248,10 @@ impl Onboarding {
         let record = self.secret_of_kind(presented, &[SecretKind::Session, SecretKind::Executive]).await?;
         match (record.kind, record.session_id, record.admin_id) {
             (SecretKind::Session, Some(session_id), _) => {
-                Ok(TokenAuth::Session { tenant_id: record.tenant_id, session_id })
+                Ok(TokenAuth::new(TokenScope::Session { tenant_id: record.tenant_id, session_id }))
             }
             (SecretKind::Executive, _, Some(admin_id)) => {
-                Ok(TokenAuth::Executive { tenant_id: record.tenant_id, admin_id })
+                Ok(TokenAuth::new(TokenScope::Executive { tenant_id: record.tenant_id, admin_id }))
             }
             _ => Err(ServiceError::Token(CredentialProblem::Invalid)),
         }
@@ -259,7 +261,7 @@ impl Onboarding {
     pub async fn authenticate_flow(&self, presented: Option<&str>) -> ServiceResult<FlowAuth> {
         let record = self.secret_of_kind(presented, &[SecretKind::Flow]).await?;
         let session_id = record.session_id.ok_or(ServiceError::Token(CredentialProblem::Invalid))?;
-        Ok(FlowAuth { tenant_id: record.tenant_id, session_id })
+        Ok(FlowAuth::new(record.tenant_id, session_id))
     }
 
     async fn secret_of_kind(&self, presented: Option<&str>, kinds: &[SecretKind]) -> ServiceResult<SecretRecord> {
@@ -278,14 +280,14 @@ impl Onboarding {
     /// Access through a `/0/` route: the token alone decides. A session token reaches its own
     /// session (an `id` naming another one is 404); an executive token needs `id`.
     pub fn access_zero(&self, token: &TokenAuth, id: Option<InterviewId>) -> ServiceResult<SessionAccess> {
-        match (*token, id) {
-            (TokenAuth::Session { tenant_id, session_id }, None) => Ok(SessionAccess::new(tenant_id, session_id)),
-            (TokenAuth::Session { tenant_id, session_id }, Some(id)) if id == session_id => {
+        match (token.scope(), id) {
+            (TokenScope::Session { tenant_id, session_id }, None) => Ok(SessionAccess::new(tenant_id, session_id)),
+            (TokenScope::Session { tenant_id, session_id }, Some(id)) if id == session_id => {
                 Ok(SessionAccess::new(tenant_id, session_id))
             }
-            (TokenAuth::Session { .. }, Some(_)) => Err(ServiceError::NotFound("interview")),
-            (TokenAuth::Executive { tenant_id, .. }, Some(id)) => Ok(SessionAccess::new(tenant_id, id)),
-            (TokenAuth::Executive { .. }, None) => {
+            (TokenScope::Session { .. }, Some(_)) => Err(ServiceError::NotFound("interview")),
+            (TokenScope::Executive { tenant_id, .. }, Some(id)) => Ok(SessionAccess::new(tenant_id, id)),
+            (TokenScope::Executive { .. }, None) => {
                 Err(ServiceError::Invalid("id is required when an executive token is used".into()))
             }
         }
@@ -298,7 +300,7 @@ impl Onboarding {
         token: &TokenAuth,
         id: Option<InterviewId>,
     ) -> ServiceResult<SessionAccess> {
-        if token.tenant_id() != key.tenant.id {
+        if token.tenant_id() != key.tenant().id {
             return Err(ServiceError::Token(CredentialProblem::WrongTenant));
         }
         self.access_zero(token, id)
@@ -306,17 +308,29 @@ impl Onboarding {
 
     /// `/omni/start`: a new session, or a new token for an existing one.
     pub async fn start(&self, key: &KeyAuth, request: StartSession) -> ServiceResult<Started> {
-        self.start_on(&key.tenant, request).await
+        self.start_on(key.tenant(), request).await
     }
 
     /// The static flow URL (`/{clientId}/flow/{configurationId}`): a visitor starts a session on
     /// a tenant's published flow without any key, so an unknown client or flow is simply not
     /// found — never a hint about which of the two exists.
-    pub async fn start_for_client(&self, client_id: &ClientId, request: StartSession) -> ServiceResult<Started> {
+    async fn start_for_client(&self, client_id: &ClientId, request: StartSession) -> ServiceResult<Started> {
         let tenant = self.store.tenant_by_client_id(client_id).await?.ok_or(ServiceError::NotFound("flow"))?;
         let flow_id = request.configuration_id.ok_or(ServiceError::NotFound("flow"))?;
         self.store.flow(tenant.id, flow_id).await?.ok_or(ServiceError::NotFound("flow"))?;
         self.start_on(&tenant, StartSession { resume: None, ..request }).await
+    }
+
+    /// The static flow URL's visit: a new session on a published flow and its onboarding link,
+    /// in one step, so that no caller outside this service holds access to a session it did
+    /// not authenticate for.
+    pub async fn start_link_for_client(
+        &self,
+        client_id: &ClientId,
+        request: StartSession,
+    ) -> ServiceResult<OnboardingLink> {
+        let started = self.start_for_client(client_id, request).await?;
+        self.onboarding_url(&SessionAccess::new(started.session.tenant_id, started.session.id)).await
     }
 
     /// Whether a published flow exists, for a probe of the static URL that must not start a
@@ -433,6 +447,7 @@ impl Onboarding {
         let link = self.issue(SecretKind::Link, session.tenant_id, Some(session.id), None, now, ttl).await?;
         Ok(OnboardingLink {
             url: format!("{}/flow/{}", self.settings.public_url, link.expose()),
+            link,
             expires_at: now + ttl,
         })
     }
@@ -524,7 +539,7 @@ impl Onboarding {
     /// account that failed too often is locked (see [`crate::lockout`]): while it is, no
     /// password is checked and the caller hears when to come back.
     pub async fn executive_login(&self, key: &KeyAuth, email: &str, password: &str) -> ServiceResult<Secret> {
-        let tenant = key.tenant.id;
+        let tenant = key.tenant().id;
         let locked = |Locked(wait): Locked| ServiceError::Throttled {
             reason: "too many failed log-ins for this account",
             retry_after: std::time::Duration::try_from(wait).unwrap_or_default(),
@@ -570,169 +585,13 @@ impl Onboarding {
         self.store.extend_secret(&record.hash, session.expires_at).await?;
         let ttl = (session.expires_at - now).max(Duration::minutes(5));
         let token = self.issue(SecretKind::Flow, record.tenant_id, Some(session_id), None, now, ttl).await?;
-        Ok((token, FlowAuth { tenant_id: record.tenant_id, session_id }))
+        Ok((token, FlowAuth::new(record.tenant_id, session_id)))
     }
 }
 
-/// Operator-side provisioning (CLI and first start).
-#[derive(Clone)]
-pub struct Provisioning {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    passwords: Arc<dyn PasswordHasher>,
-}
-
-/// The origins of the demo integrator, which the first-start flow may be framed by.
-pub const DEMO_INTEGRATOR_ORIGINS: [&str; 2] = ["http://127.0.0.1:3000", "http://localhost:3000"];
-
-/// What the very first start creates and prints once.
-#[derive(Debug, Clone)]
-pub struct Bootstrapped {
-    pub tenant: Tenant,
-    pub api_key: Secret,
-    pub flow: Flow,
-}
-
-impl Provisioning {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, passwords: Arc<dyn PasswordHasher>) -> Self {
-        Self { store, clock, passwords }
-    }
-
-    pub async fn create_tenant(&self, client_id: ClientId, name: &str) -> ServiceResult<Tenant> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::Invalid("name must be 1 to 200 characters".into()));
-        }
-        let tenant = Tenant {
-            id: TenantId::generate(self.clock.now()),
-            client_id,
-            name: name.to_owned(),
-            created_at: self.clock.now(),
-        };
-        self.store.create_tenant(&tenant).await.map_err(conflict_as("a tenant with this clientId already exists"))?;
-        Ok(tenant)
-    }
-
-    pub async fn tenant(&self, client_id: &ClientId) -> ServiceResult<Tenant> {
-        self.store.tenant_by_client_id(client_id).await?.ok_or(ServiceError::NotFound("tenant"))
-    }
-
-    pub async fn list_tenants(&self) -> ServiceResult<Vec<Tenant>> {
-        Ok(self.store.list_tenants().await?)
-    }
-
-    pub async fn create_api_key(&self, tenant: &Tenant, label: &str) -> ServiceResult<(ApiKey, Secret)> {
-        let secret = Secret::generate(SecretKind::ApiKey);
-        let now = self.clock.now();
-        let key = ApiKey {
-            id: ApiKeyId::generate(now),
-            tenant_id: tenant.id,
-            label: label.trim().chars().take(200).collect(),
-            display_prefix: secret.display_prefix(),
-            created_at: now,
-            revoked_at: None,
-        };
-        self.store.create_api_key(&key, &secret.hash()).await?;
-        Ok((key, secret))
-    }
-
-    pub async fn list_api_keys(&self, tenant: &Tenant) -> ServiceResult<Vec<ApiKey>> {
-        Ok(self.store.list_api_keys(tenant.id).await?)
-    }
-
-    pub async fn revoke_api_key(&self, tenant: &Tenant, id: ApiKeyId) -> ServiceResult<()> {
-        if self.store.revoke_api_key(tenant.id, id, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound("active API key"))
-        }
-    }
-
-    pub async fn create_flow(&self, tenant: &Tenant, name: &str, config: FlowConfig) -> ServiceResult<Flow> {
-        config.check().map_err(|problems| {
-            ServiceError::Invalid(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-        })?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::Invalid("name must be 1 to 200 characters".into()));
-        }
-        let now = self.clock.now();
-        let flow =
-            Flow { id: FlowId::generate(now), tenant_id: tenant.id, name: name.to_owned(), config, created_at: now };
-        self.store.create_flow(&flow).await?;
-        Ok(flow)
-    }
-
-    pub async fn list_flows(&self, tenant: &Tenant) -> ServiceResult<Vec<Flow>> {
-        Ok(self.store.list_flows(tenant.id).await?)
-    }
-
-    pub async fn flow(&self, tenant: &Tenant, id: FlowId) -> ServiceResult<Flow> {
-        self.store.flow(tenant.id, id).await?.ok_or(ServiceError::NotFound("flow"))
-    }
-
-    /// Replaces the origins allowed to embed a flow; an empty list frames it nowhere else.
-    pub async fn set_allowed_origins(&self, tenant: &Tenant, id: FlowId, origins: Vec<Origin>) -> ServiceResult<Flow> {
-        let mut flow = self.flow(tenant, id).await?;
-        flow.config.allowed_origins = origins;
-        flow.config.check().map_err(|problems| {
-            ServiceError::Invalid(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-        })?;
-        if !self.store.update_flow_config(tenant.id, id, &flow.config).await? {
-            return Err(ServiceError::NotFound("flow"));
-        }
-        Ok(flow)
-    }
-
-    pub async fn create_admin(&self, tenant: &Tenant, email: &str, password: &str) -> ServiceResult<Admin> {
-        let email = Email::parse(email)?;
-        password::check_new_password(password)?;
-        let password_hash = self.passwords.hash(password.to_owned()).await.map_err(password_error)?;
-        let now = self.clock.now();
-        let admin = Admin { id: AdminId::generate(now), tenant_id: tenant.id, email, password_hash, created_at: now };
-        self.store
-            .create_admin(&admin)
-            .await
-            .map_err(conflict_as("an administrator with this email already exists"))?;
-        Ok(admin)
-    }
-
-    pub async fn list_admins(&self, tenant: &Tenant) -> ServiceResult<Vec<Admin>> {
-        Ok(self.store.list_admins(tenant.id).await?)
-    }
-
-    /// On an empty store, creates the demo tenant, an API key and a default flow. Returns `None`
-    /// when any tenant exists already, including one created a moment ago by a second server
-    /// starting against the same database.
-    pub async fn bootstrap_if_empty(&self) -> ServiceResult<Option<Bootstrapped>> {
-        if !self.store.list_tenants().await?.is_empty() {
-            return Ok(None);
-        }
-        let client_id = ClientId::parse("demo").map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let tenant = match self.create_tenant(client_id, "Demo").await {
-            Ok(tenant) => tenant,
-            Err(ServiceError::Conflict(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let (_, api_key) = self.create_api_key(&tenant, "created on first start").await?;
-        // The demo integrator (examples/integrator) serves its page on port 3000 by either name.
-        let allowed_origins = DEMO_INTEGRATOR_ORIGINS.iter().map(|o| Origin::parse(o)).collect::<Result<_, _>>()?;
-        let config = FlowConfig { allowed_origins, ..FlowConfig::default() };
-        let flow = self.create_flow(&tenant, "Default onboarding", config).await?;
-        Ok(Some(Bootstrapped { tenant, api_key, flow }))
-    }
-}
-
-fn password_error(e: PasswordError) -> ServiceError {
+pub(crate) fn password_error(e: PasswordError) -> ServiceError {
     match e {
         PasswordError::Busy { retry_after } => ServiceError::Busy { retry_after },
         PasswordError::Failed(detail) => ServiceError::Store(StoreError::Other(detail)),
-    }
-}
-
-fn conflict_as(message: &'static str) -> impl Fn(StoreError) -> ServiceError {
-    move |e| match e {
-        StoreError::Conflict(_) => ServiceError::Conflict(message.into()),
-        other => ServiceError::Store(other),
     }
 }

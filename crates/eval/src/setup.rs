@@ -1,26 +1,13 @@
 //! Where the lab finds its models and data.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use image::RgbImage;
 use veriframe_vision::decode::{DecodeLimits, decode};
 use veriframe_vision::face::{EngineOptions, FaceEngine};
 
-/// The repository's root (the lab runs from a checkout).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `VERIFRAME_MODELS_DIR`, else `veriframe-data/models` in the checkout.
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("VERIFRAME_MODELS_DIR").map_or_else(|| repo_root().join("veriframe-data/models"), PathBuf::from)
-}
-
-/// `VERIFRAME_TESTDATA`, else `../shared/testdata` beside the checkout.
-pub fn testdata() -> PathBuf {
-    std::env::var_os("VERIFRAME_TESTDATA").map_or_else(|| repo_root().join("../shared/testdata"), PathBuf::from)
-}
+pub use veriframe_synth::testenv::{models_dir, testdata_dir as testdata};
 
 /// The face engine, with passive PAD from `pad_dir` when given.
 pub fn engine(pad_dir: Option<&Path>) -> anyhow::Result<FaceEngine> {

@@ -118,7 +118,7 @@ impl FromRequestParts<AppState> for ApiKey {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let presented = header(parts, API_KEY_HEADER)?;
         let key = state.onboarding.authenticate_key(presented).await?;
-        state.guards.throttle.api_key(key.tenant.id, key.key_id)?;
+        state.guards.throttle.api_key(key.tenant().id, key.key_id())?;
         Ok(Self(key))
     }
 }

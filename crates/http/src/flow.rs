@@ -234,7 +234,7 @@ pub async fn capture(
     let Some(kind @ (CaptureKind::Front | CaptureKind::Back | CaptureKind::Selfie)) = CaptureKind::parse(&kind) else {
         return Err(ApiError::not_found("capture kinds are front, back and selfie"));
     };
-    state.guards.throttle.upload(flow.session_id)?;
+    state.guards.throttle.upload(flow.session_id())?;
     check_image_type(&headers)?;
     let crop = query
         .crop

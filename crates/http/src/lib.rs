@@ -21,6 +21,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -136,6 +137,9 @@ pub fn router(state: AppState) -> Router {
                 axum::http::header::AUTHORIZATION,
                 axum::http::header::COOKIE,
             ]))
+            .layer(axum::middleware::map_request(middleware::plain_request_id))
+            .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), middleware::RandomRequestId))
+            .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
             .layer(axum::middleware::from_fn(middleware::request_context)),
     )
 }

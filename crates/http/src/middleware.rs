@@ -1,4 +1,4 @@
-//! Cross-cutting request handling: request ids, the request span, API version, timing, and the
+//! Cross-cutting request handling: which request ids are kept, the request span, API version, timing, and the
 //! protective layers (client address, credential guessing, per-address throttle, upload budget).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::Instrument;
 
 use crate::error::{ApiError, UnknownCredential};
@@ -24,21 +25,42 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static PROCESSING_TIME: HeaderName = HeaderName::from_static("processing-time");
 
-/// The request's id, available to handlers as an extension.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// Accepts a caller's `x-request-id` when it is short and plain, else makes one; opens the
-/// request span (method, route *template* and id: never the raw path, which can hold an
-/// onboarding-link secret, never headers); logs one line per request; echoes the id and the
-/// processing time (Incode's `Processing-Time`, in ms) in the response.
-pub async fn request_context(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let incoming = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|id| {
+/// A caller's `x-request-id` is kept only when it is short and plain (it ends up in our logs and
+/// in the response); anything else is dropped here so that tower-http's request-id layer makes
+/// a fresh one.
+pub async fn plain_request_id(mut request: Request) -> Request {
+    let plain = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).is_some_and(|id| {
         !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     });
-    let id = incoming.map_or_else(new_request_id, str::to_owned);
-    request.extensions_mut().insert(RequestId(id.clone()));
+    if !plain {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
+}
+
+/// Fresh request ids: 64 random bits in hex.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let bytes: [u8; 8] = rand::rng().random();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        HeaderValue::from_str(&hex).ok().map(RequestId::new)
+    }
+}
+
+/// Opens the request span (method, route *template* and the id tower-http set: never the raw
+/// path, which can hold an onboarding-link secret, never headers); logs one line per request;
+/// adds the processing time (Incode's `Processing-Time`, in ms) to the response.
+pub async fn request_context(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str).to_owned();
     let method = request.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
@@ -58,19 +80,10 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
             tracing::info!(status = status.as_u16(), ms, "response");
         }
     });
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(REQUEST_ID.clone(), value);
-    }
     if let Ok(value) = HeaderValue::from_str(&elapsed.as_millis().to_string()) {
-        headers.insert(PROCESSING_TIME.clone(), value);
+        response.headers_mut().insert(PROCESSING_TIME.clone(), value);
     }
     response
-}
-
-fn new_request_id() -> String {
-    let bytes: [u8; 8] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `api-version`: Incode requires `1.0`. veriframe treats a missing header as `1.0` (the hosted

@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use veriframe_core::auth::{FlowAuth, SessionAccess};
 use veriframe_core::ids::{ClientId, FlowId};
 use veriframe_core::service::{ServiceError, StartSession};
 use veriframe_core::text::{ExternalCustomerId, Language, Origin};
@@ -251,19 +250,12 @@ async fn static_flow(
     }
     let request =
         StartSession { configuration_id: Some(flow_id), language, external_customer_id, ..Default::default() };
-    let started = match state.onboarding.start_for_client(&client_id, request).await {
-        Ok(started) => started,
+    let link = match state.onboarding.start_link_for_client(&client_id, request).await {
+        Ok(link) => link,
         Err(ServiceError::NotFound(_) | ServiceError::Invalid(_)) => return not_found(),
         Err(e) => return unavailable(accept, &e),
     };
-    let access = SessionAccess::from(FlowAuth { tenant_id: started.session.tenant_id, session_id: started.session.id });
-    let link = match state.onboarding.onboarding_url(&access).await {
-        Ok(link) => link,
-        Err(e) => return unavailable(accept, &e),
-    };
-    let Some(secret) = link.url.rsplit('/').next().filter(|s| !s.is_empty()) else {
-        return unavailable(accept, &"an onboarding URL without a link");
-    };
+    let secret = link.link.expose();
     let Ok(location) = HeaderValue::from_str(&format!("/flow/{secret}")) else {
         return unavailable(accept, &"an onboarding link that is not a header value");
     };

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use veriframe_api_types as wire;
 use veriframe_core::auth::SessionAccess;
 use veriframe_core::ids::{FlowId, InterviewId};
+use veriframe_core::image_name::ImageName;
 use veriframe_core::results::TooLarge;
 use veriframe_core::scores;
 use veriframe_core::service::{StartSession, Started};
@@ -361,22 +362,6 @@ pub async fn ocr_data_keyed(
     ocr_data(&state, access).await
 }
 
-/// Image names Incode defines; the ones veriframe never captures are accepted and never
-/// returned, so integrations that ask for them keep working.
-const KNOWN_IMAGE_NAMES: [&str; 11] = [
-    "selfie",
-    "croppedFace",
-    "croppedIDFace",
-    "croppedSecondIDFace",
-    "fullFrameFrontID",
-    "fullFrameBackID",
-    "croppedFrontID",
-    "croppedBackID",
-    "document",
-    "signature",
-    "addressStatement",
-];
-
 /// Memory one `/get/images` answer may take: the 10 MB limit, in base64, with the decrypted copy.
 const IMAGES_ANSWER_BYTES: usize = 24 * 1024 * 1024;
 
@@ -386,13 +371,19 @@ async fn images(state: &AppState, access: SessionAccess, body: wire::ImagesReque
         .image_reads
         .reserve(IMAGES_ANSWER_BYTES)
         .ok_or_else(|| ApiError::busy(state.guards.image_reads.retry_after))?;
-    if let Some(unknown) = body.images.iter().find(|name| !KNOWN_IMAGE_NAMES.contains(&name.as_str())) {
-        return Err(ApiError::bad_request(format!(
-            "unknown image name {unknown:?}; known names: {}",
-            KNOWN_IMAGE_NAMES.join(", ")
-        )));
-    }
-    match state.results.images(&access, &body.images).await? {
+    // Every name Incode defines is accepted; the ones veriframe never captures are never
+    // returned, so integrations that ask for them keep working.
+    let names = body
+        .images
+        .iter()
+        .map(|name| {
+            ImageName::parse(name).ok_or_else(|| {
+                let known: Vec<_> = ImageName::ALL.iter().map(|n| n.as_str()).collect();
+                ApiError::bad_request(format!("unknown image name {name:?}; known names: {}", known.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match state.results.images(&access, &names).await? {
         Ok(images) => Ok(ApiJson(images.into_iter().map(|(name, bytes)| (name, BASE64.encode(bytes))).collect())),
         // Incode answers 502 when the images asked for would exceed its 10 MB response limit.
         Err(TooLarge) => Err(ApiError::new(

@@ -10,20 +10,22 @@ use tokio::sync::Notify;
 use veriframe_core::blob::{BlobError, BlobKey, BlobStore};
 use veriframe_core::clock::Clock;
 use veriframe_core::flow::Flow;
+use veriframe_core::image_name::ImageName;
 use veriframe_core::ports::{CaptureRecord, Job, JobKind, JobSignal, JobState, Store, StoreError};
 use veriframe_core::reconcile::Reconciler;
 use veriframe_core::scores::score_session;
 use veriframe_core::session::Session;
 use veriframe_core::status::OnboardingStatus;
 use veriframe_core::verification::{CaptureKind, DocumentData, FaceFindings};
-use veriframe_vision::decode::decode;
+use veriframe_vision::decode::{DecodeError, decode};
 use veriframe_vision::document::assess_document;
-use veriframe_vision::face::{MatchKind, crop_face};
+use veriframe_vision::face::{FaceError, MatchKind, crop_face};
+use veriframe_vision::mrz::OcrError;
 use veriframe_vision::mrz::fields::CalendarDate;
 
 use crate::analyzer::STORED_JPEG_QUALITY;
 use crate::convert;
-use crate::cpu::CpuPool;
+use crate::cpu::{CpuError, CpuPool};
 use crate::engines::Engines;
 
 /// Tunables.
@@ -70,35 +72,45 @@ pub enum Outcome {
     Idle,
 }
 
-/// Why a step did not complete.
+/// Why a step did not complete. Each cause keeps its type; [`StepError::is_transient`] decides
+/// whether the job is retried.
 #[derive(Debug, thiserror::Error)]
 enum StepError {
-    /// Storage or blobs unreachable, or a prerequisite not ready: try again later.
-    #[error("{0}")]
-    Transient(String),
     /// Waiting for another job of the session; not an error.
     #[error("waiting for the {0} job")]
     Waiting(&'static str),
-    /// The inputs cannot be processed (corrupt blob, undecodable stored image).
-    #[error("{0}")]
-    Permanent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// The CPU pool could not run the work (shutting down, or the work panicked).
+    #[error(transparent)]
+    Cpu(#[from] CpuError),
+    /// Something the job needs is gone: the session, its flow, an accepted capture.
+    #[error("{0} no longer exists")]
+    Gone(&'static str),
+    #[error("blob {0} is missing")]
+    MissingBlob(BlobKey),
+    #[error("a stored image cannot be decoded: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("face analysis: {0}")]
+    Face(#[from] FaceError),
+    #[error("MRZ reading: {0}")]
+    Mrz(#[from] OcrError),
+    #[error("document data: {0}")]
+    DocumentData(#[from] serde_json::Error),
 }
 
-impl From<StoreError> for StepError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(m) => StepError::Transient(m),
-            other => StepError::Permanent(other.to_string()),
-        }
-    }
-}
-
-impl From<BlobError> for StepError {
-    fn from(e: BlobError) -> Self {
-        match e {
-            BlobError::Unavailable(m) => StepError::Transient(m),
-            other => StepError::Permanent(other.to_string()),
-        }
+impl StepError {
+    /// Unreachable storage and a pool that could not run the work are worth another try; the
+    /// inputs themselves will not change.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StepError::Store(StoreError::Unavailable(_))
+                | StepError::Blob(BlobError::Unavailable(_))
+                | StepError::Cpu(_)
+        )
     }
 }
 
@@ -152,33 +164,36 @@ impl Pipeline {
 
     /// Claims and runs at most one due job. Tests call this to drain the queue without sleeping.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
-        self.run_as(&self.worker).await
+        self.run_as(&self.worker, None).await
     }
 
     /// Runs due jobs until none is left (jobs waiting on other jobs included), up to `limit` runs.
+    /// A job due shortly (a finalize retried a moment after the face job) is claimed as of its
+    /// due time rather than waited for, so draining never sleeps.
     pub async fn run_until_idle(&self, limit: usize) -> Result<usize, StoreError> {
         let mut ran = 0;
         while ran < limit {
-            match self.run_once().await? {
-                Outcome::Ran(_) => ran += 1,
+            let outcome = match self.run_once().await? {
                 Outcome::Idle => {
-                    // A job may be waiting a moment on another (finalize after face): see
-                    // whether something is due shortly before calling it a day.
                     let soon = self.clock.now() + Duration::seconds(2);
                     match self.store.next_job_due().await? {
-                        Some(due) if due <= soon => {
-                            tokio::time::sleep(StdDuration::from_millis(50)).await;
-                        }
-                        _ => break,
+                        Some(due) if due <= soon => self.run_as(&self.worker, Some(due)).await?,
+                        _ => Outcome::Idle,
                     }
                 }
+                ran_one => ran_one,
+            };
+            match outcome {
+                Outcome::Ran(_) => ran += 1,
+                Outcome::Idle => break,
             }
         }
         Ok(ran)
     }
 
-    async fn run_as(&self, worker: &str) -> Result<Outcome, StoreError> {
-        let now = self.clock.now();
+    /// Claims one job due by `as_of` (now when `None`) and runs it.
+    async fn run_as(&self, worker: &str, as_of: Option<OffsetDateTime>) -> Result<Outcome, StoreError> {
+        let now = as_of.unwrap_or_else(|| self.clock.now());
         let Some(job) = self.store.claim_job(worker, now, now + self.settings.lease).await? else {
             return Ok(Outcome::Idle);
         };
@@ -217,10 +232,10 @@ impl Pipeline {
                 let retry = now + Duration::milliseconds(250);
                 self.store.retry_job(job.id, worker, &format!("waiting for the {on} job"), retry, now).await?;
             }
-            Err(StepError::Transient(e)) if job.attempts < self.settings.max_attempts => {
+            Err(e) if e.is_transient() && job.attempts < self.settings.max_attempts => {
                 let delay = self.settings.backoff * 2i32.pow(job.attempts.saturating_sub(1).min(10));
                 tracing::warn!(interview_id = %job.session_id, job = kind.as_str(), attempt = job.attempts, error = %e, "job will be retried");
-                self.store.retry_job(job.id, worker, &e, now + delay, now).await?;
+                self.store.retry_job(job.id, worker, &e.to_string(), now + delay, now).await?;
             }
             Err(e) => {
                 tracing::error!(interview_id = %job.session_id, job = kind.as_str(), attempt = job.attempts, error = %e, "job failed");
@@ -281,7 +296,7 @@ impl Pipeline {
                         if *shutdown.borrow() {
                             break;
                         }
-                        match pipeline.run_as(&worker).await {
+                        match pipeline.run_as(&worker, None).await {
                             Ok(Outcome::Ran(_)) => continue,
                             Ok(Outcome::Idle) => {}
                             Err(e) => tracing::warn!(error = %e, "job queue unavailable"),
@@ -312,16 +327,9 @@ impl Pipeline {
     }
 
     async fn step(&self, job: &Job) -> Result<(), StepError> {
-        let session = self
-            .store
-            .session(job.tenant_id, job.session_id)
-            .await?
-            .ok_or_else(|| StepError::Permanent("the session no longer exists".into()))?;
-        let flow = self
-            .store
-            .flow(job.tenant_id, session.flow_id)
-            .await?
-            .ok_or_else(|| StepError::Permanent("the session's flow no longer exists".into()))?;
+        let session = self.store.session(job.tenant_id, job.session_id).await?.ok_or(StepError::Gone("the session"))?;
+        let flow =
+            self.store.flow(job.tenant_id, session.flow_id).await?.ok_or(StepError::Gone("the session's flow"))?;
         match job.kind {
             JobKind::Document => self.document(&session).await,
             JobKind::Face => self.face(&session, &flow).await,
@@ -335,13 +343,20 @@ impl Pipeline {
     }
 
     async fn blob(&self, key: &BlobKey) -> Result<Vec<u8>, StepError> {
-        self.blobs.get(key).await?.ok_or_else(|| StepError::Permanent(format!("blob {key} is missing")))
+        self.blobs.get(key).await?.ok_or_else(|| StepError::MissingBlob(key.clone()))
     }
 
-    async fn store_image(&self, session: &Session, name: &str, jpeg: Vec<u8>) -> Result<(), StepError> {
-        let key = BlobKey::for_session(session.tenant_id, session.id, name);
+    /// The image of an accepted capture (its first blob).
+    async fn image_of(&self, capture: &CaptureRecord) -> Result<Vec<u8>, StepError> {
+        self.blob(capture.blobs.first().ok_or(StepError::Gone("the capture's image"))?).await
+    }
+
+    async fn store_image(&self, session: &Session, name: ImageName, jpeg: Vec<u8>) -> Result<(), StepError> {
+        let key = BlobKey::for_session(session.tenant_id, session.id, name.as_str());
         self.blobs.put(&key, jpeg).await?;
-        if let Some(old) = self.store.put_image(session.tenant_id, session.id, name, &key, self.clock.now()).await? {
+        if let Some(old) =
+            self.store.put_image(session.tenant_id, session.id, name.as_str(), &key, self.clock.now()).await?
+        {
             let _ = self.blobs.delete(&old).await;
         }
         Ok(())
@@ -349,32 +364,29 @@ impl Pipeline {
 
     async fn cpu<T: Send + 'static>(&self, work: impl FnOnce(&Engines) -> T + Send + 'static) -> Result<T, StepError> {
         let engines = self.engines.clone();
-        self.cpu.run_job(move || work(&engines)).await.map_err(|e| StepError::Transient(e.to_string()))
+        Ok(self.cpu.run_job(move || work(&engines)).await?)
     }
 
     /// Reads and checks the document: MRZ, check digits, dates, portrait, quality.
     async fn document(&self, session: &Session) -> Result<(), StepError> {
         let Some(front) = self.latest(session, CaptureKind::Front).await? else {
-            return Err(StepError::Permanent("no accepted front capture".into()));
+            return Err(StepError::Gone("an accepted front capture"));
         };
         let back = self.latest(session, CaptureKind::Back).await?;
-        let front_bytes = self.blob(&front.blobs[0]).await?;
+        let front_bytes = self.image_of(&front).await?;
         let back_bytes = match &back {
-            Some(b) => Some(self.blob(&b.blobs[0]).await?),
+            Some(b) => Some(self.image_of(b).await?),
             None => None,
         };
         let today = today(self.clock.now());
         let fallback_class = front.summary.document_class;
         let outcome = self
-            .cpu(move |e| -> Result<_, String> {
-                let front = decode(&front_bytes, &e.limits).map_err(|e| e.to_string())?.image;
-                let back = back_bytes
-                    .map(|b| decode(&b, &e.limits).map(|d| d.image))
-                    .transpose()
-                    .map_err(|e| e.to_string())?;
+            .cpu(move |e| -> Result<_, StepError> {
+                let front = decode(&front_bytes, &e.limits)?.image;
+                let back = back_bytes.map(|b| decode(&b, &e.limits).map(|d| d.image)).transpose()?;
                 let front_quality = assess_document(&front, &e.document_quality);
                 let back_quality = back.as_ref().map(|b| assess_document(b, &e.document_quality));
-                let portrait = e.face.analyze_document(&front).map_err(|e| e.to_string())?;
+                let portrait = e.face.analyze_document(&front)?;
                 let portrait_crop = portrait
                     .primary
                     .as_ref()
@@ -382,11 +394,11 @@ impl Pipeline {
                     .and_then(|c| veriframe_vision::decode::encode_jpeg(&c, STORED_JPEG_QUALITY).ok());
                 // The MRZ is on the front of passports and visas and on the back of cards: read
                 // where it should be, then the other side if that gave nothing valid.
-                let mut reading = e.mrz.read(&front).map_err(|e| e.to_string())?;
+                let mut reading = e.mrz.read(&front)?;
                 if let Some(back) = &back
                     && !reading.is_valid()
                 {
-                    let other = e.mrz.read(back).map_err(|e| e.to_string())?;
+                    let other = e.mrz.read(back)?;
                     if other.is_valid() || (other.zone.is_some() && reading.zone.is_none()) {
                         reading = other;
                     }
@@ -401,20 +413,19 @@ impl Pipeline {
                 );
                 Ok((findings, data, portrait_crop))
             })
-            .await?
-            .map_err(StepError::Permanent)?;
+            .await??;
         let (findings, data, portrait_crop) = outcome;
         let data_key = match &data {
             Some(data) => {
                 let key = BlobKey::for_session(session.tenant_id, session.id, "document-data");
-                let json = serde_json::to_vec(data).map_err(|e| StepError::Permanent(e.to_string()))?;
+                let json = serde_json::to_vec(data)?;
                 self.blobs.put(&key, json).await?;
                 Some(key)
             }
             None => None,
         };
         if let Some(jpeg) = portrait_crop {
-            self.store_image(session, "croppedIDFace", jpeg).await?;
+            self.store_image(session, ImageName::CroppedIdFace, jpeg).await?;
         }
         let previous = self.store.results(session.tenant_id, session.id).await?.document_data;
         let now = self.clock.now();
@@ -454,23 +465,19 @@ impl Pipeline {
         let front = if m.face_match { self.latest(session, CaptureKind::Front).await? } else { None };
         let liveness = if m.liveness { self.latest(session, CaptureKind::Liveness).await? } else { None };
         let selfie_bytes = match &selfie {
-            Some(s) => Some(self.blob(&s.blobs[0]).await?),
+            Some(s) => Some(self.image_of(s).await?),
             None => None,
         };
         let front_bytes = match &front {
-            Some(f) => Some(self.blob(&f.blobs[0]).await?),
+            Some(f) => Some(self.image_of(f).await?),
             None => None,
         };
         // The verdict was computed when the film arrived; the score reads that record.
         let liveness = liveness.and_then(|l| l.liveness);
         let outcome = self
-            .cpu(move |e| -> Result<_, String> {
-                let selfie = selfie_bytes
-                    .map(|b| decode(&b, &e.limits).map(|d| d.image))
-                    .transpose()
-                    .map_err(|e| e.to_string())?;
-                let selfie_analysis =
-                    selfie.as_ref().map(|s| e.face.analyze_selfie(s)).transpose().map_err(|e| e.to_string())?;
+            .cpu(move |e| -> Result<_, StepError> {
+                let selfie = selfie_bytes.map(|b| decode(&b, &e.limits).map(|d| d.image)).transpose()?;
+                let selfie_analysis = selfie.as_ref().map(|s| e.face.analyze_selfie(s)).transpose()?;
                 let selfie_face = selfie_analysis.as_ref().and_then(|a| a.primary.clone());
                 let selfie_crop = match (&selfie, &selfie_face) {
                     (Some(img), Some(face)) => crop_face(img, &face.detection, 1.6, 480)
@@ -485,8 +492,8 @@ impl Pipeline {
                     ..FaceFindings::default()
                 };
                 if let Some(front) = front_bytes {
-                    let front = decode(&front, &e.limits).map_err(|e| e.to_string())?.image;
-                    let portrait = e.face.analyze_document(&front).map_err(|e| e.to_string())?.primary;
+                    let front = decode(&front, &e.limits)?.image;
+                    let portrait = e.face.analyze_document(&front)?.primary;
                     match (&portrait, &selfie_face) {
                         (Some(p), Some(s)) => {
                             face.face_match = Some(convert::match_findings(&e.face.compare(
@@ -501,11 +508,10 @@ impl Pipeline {
                 }
                 Ok((face, selfie_crop))
             })
-            .await?
-            .map_err(StepError::Permanent)?;
+            .await??;
         let (face, selfie_crop) = outcome;
         if let Some(jpeg) = selfie_crop {
-            self.store_image(session, "croppedFace", jpeg).await?;
+            self.store_image(session, ImageName::CroppedFace, jpeg).await?;
         }
         let now = self.clock.now();
         self.store.save_face_findings(session.tenant_id, session.id, &face, liveness.as_ref(), now).await?;
@@ -542,7 +548,7 @@ impl Pipeline {
         let document_data: Option<DocumentData> = match &results.document_data {
             Some(key) => {
                 let bytes = self.blob(key).await?;
-                Some(serde_json::from_slice(&bytes).map_err(|e| StepError::Permanent(format!("document data: {e}")))?)
+                Some(serde_json::from_slice(&bytes)?)
             }
             None => None,
         };

@@ -197,18 +197,23 @@ pub fn encode_film(film: &Film) -> Vec<u8> {
 const FILM_MAGIC: &[u8] = b"veriframe film 1\n";
 
 /// Reads back what [`encode_film`] wrote; `None` for anything else.
-pub fn decode_film(bytes: &[u8]) -> Option<(Option<Vec<u8>>, Vec<(u32, Vec<u8>)>)> {
+pub fn decode_film(bytes: &[u8]) -> Option<Film> {
     let mut rest = bytes.strip_prefix(FILM_MAGIC)?;
     let mut key = None;
-    let mut frames = Vec::new();
+    let (mut frames, mut at_ms) = (Vec::new(), Vec::new());
     while !rest.is_empty() {
         let at = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
         let len = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
         let data = rest.get(8..8 + len)?.to_vec();
         rest = &rest[8 + len..];
-        if at == u32::MAX { key = Some(data) } else { frames.push((at, data)) }
+        if at == u32::MAX {
+            key = Some(data);
+        } else {
+            frames.push(data);
+            at_ms.push(at);
+        }
     }
-    Some((key, frames))
+    Film::new(frames, &at_ms, key).ok()
 }
 
 #[cfg(test)]
@@ -218,9 +223,7 @@ mod tests {
     #[test]
     fn a_film_reads_back_as_stored() {
         let film = Film::new(vec![vec![1, 2, 3], vec![4]], &[0, 100], Some(vec![9, 9])).unwrap();
-        let (key, frames) = decode_film(&encode_film(&film)).unwrap();
-        assert_eq!(key, Some(vec![9, 9]));
-        assert_eq!(frames, vec![(0, vec![1, 2, 3]), (100, vec![4])]);
+        assert_eq!(decode_film(&encode_film(&film)), Some(film.clone()));
         assert!(decode_film(b"something else").is_none());
         let mut cut = encode_film(&film);
         cut.truncate(cut.len() - 1);

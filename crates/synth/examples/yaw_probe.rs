@@ -27,7 +27,7 @@ fn main() {
     let (b128, b256) = (yaw(&base, DetectorKind::Front128), yaw(&base, DetectorKind::Full256));
     for deg in [10.0, 20.0, 30.0, 40.0, 45.0, 50.0, 55.0, -20.0, -30.0, -45.0] {
         let img = small(deg);
-        let t = (deg as f32).to_radians().tan().abs();
+        let t = f32::to_radians(deg).tan().abs();
         let (d128, d256) = (yaw(&img, DetectorKind::Front128) - b128, yaw(&img, DetectorKind::Full256) - b256);
         println!(
             "{deg:>5}°  128: {d128:+.3} ({:.2}·tan)   256: {d256:+.3} ({:.2}·tan)",

@@ -19,17 +19,15 @@
 //! When Chromium or chromedriver is missing the browser tests are skipped with a message, except
 //! under `CI=true`, where that is a failure.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
-use image::{Rgb, RgbImage};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::oneshot;
 
 use crate::in_ci;
 
@@ -37,7 +35,12 @@ use crate::in_ci;
 /// [`Browser::client`] without depending on it themselves.
 pub use fantoccini;
 
+mod camera;
 pub mod flow;
+mod site;
+
+pub use camera::{Camera, Video, i420, letterbox, on_surface};
+pub use site::{ALLOW_ALL, ParentPage, StaticSite};
 
 /// How long a page gets to reach a screen before a wait gives up.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -78,301 +81,6 @@ pub fn available() -> bool {
     eprintln!("skipping browser test: {why}");
     false
 }
-
-// ---------------------------------------------------------------------------------------------
-// y4m video
-// ---------------------------------------------------------------------------------------------
-
-/// One frame in Chromium's y4m layout: planar I420 (Y, then Cb and Cr at half resolution each
-/// way), limited-range BT.601 — the range Chromium assumes; full-range data comes out with
-/// boosted contrast.
-pub fn i420(image: &RgbImage) -> Vec<u8> {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    assert!(w.is_multiple_of(2) && h.is_multiple_of(2), "y4m frames need even sizes, got {w}x{h}");
-    let quantise = |v: f32| v.round().clamp(0.0, 255.0) as u8;
-    let mut out = vec![0u8; w * h * 3 / 2];
-    let (luma, chroma) = out.split_at_mut(w * h);
-    let (cb_plane, cr_plane) = chroma.split_at_mut(w * h / 4);
-    for (i, px) in image.pixels().enumerate() {
-        let [r, g, b] = px.0.map(f32::from);
-        luma[i] = quantise(16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0);
-    }
-    for y in 0..h / 2 {
-        for x in 0..w / 2 {
-            let (mut cb, mut cr) = (0.0f32, 0.0f32);
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                let [r, g, b] = image.get_pixel((2 * x + dx) as u32, (2 * y + dy) as u32).0.map(f32::from);
-                cb += 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0;
-                cr += 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0;
-            }
-            cb_plane[y * (w / 2) + x] = quantise(cb / 4.0);
-            cr_plane[y * (w / 2) + x] = quantise(cr / 4.0);
-        }
-    }
-    out
-}
-
-/// `image` scaled to fit `width`×`height` without distortion, centred on neutral grey, as a
-/// camera would frame it.
-pub fn letterbox(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    if image.dimensions() == (width, height) {
-        return image.clone();
-    }
-    let scale = f64::min(f64::from(width) / f64::from(image.width()), f64::from(height) / f64::from(image.height()));
-    let (sw, sh) = (
-        ((f64::from(image.width()) * scale).round() as u32).clamp(1, width),
-        ((f64::from(image.height()) * scale).round() as u32).clamp(1, height),
-    );
-    let scaled = image::imageops::resize(image, sw, sh, image::imageops::FilterType::Triangle);
-    let mut out = RgbImage::from_pixel(width, height, Rgb([128, 128, 128]));
-    image::imageops::overlay(&mut out, &scaled, i64::from((width - sw) / 2), i64::from((height - sh) / 2));
-    out
-}
-
-/// `image` centred on a `width`×`height` picture of `surface`, at its own size (shrunk only if it
-/// does not fit): a document lying on a table in front of the camera. Enlarging a small
-/// synthetic document would soften every edge, which the document checks read as blur or glare.
-pub fn on_surface(image: &RgbImage, width: u32, height: u32, surface: Rgb<u8>) -> RgbImage {
-    let fitted = if image.width() <= width && image.height() <= height {
-        image.clone()
-    } else {
-        letterbox(image, width, height)
-    };
-    let mut out = RgbImage::from_pixel(width, height, surface);
-    let (x, y) = ((width - fitted.width()) / 2, (height - fitted.height()) / 2);
-    image::imageops::overlay(&mut out, &fitted, i64::from(x), i64::from(y));
-    out
-}
-
-/// A clip for the fake camera. Chromium plays it at `fps` from the moment the camera opens and
-/// loops it; frames are stored once and referenced, so long holds cost no memory.
-#[derive(Clone)]
-pub struct Video {
-    width: u32,
-    height: u32,
-    fps: u32,
-    frames: Vec<Vec<u8>>,
-    sequence: Vec<usize>,
-}
-
-impl std::fmt::Debug for Video {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Video")
-            .field("size", &(self.width, self.height))
-            .field("fps", &self.fps)
-            .field("frames", &self.sequence.len())
-            .finish()
-    }
-}
-
-impl Video {
-    /// An empty clip; `width` and `height` must be even, `fps` an integer (Chromium divides
-    /// the header's rate as integers).
-    pub fn new(width: u32, height: u32, fps: u32) -> Self {
-        assert!(width.is_multiple_of(2) && height.is_multiple_of(2) && width > 0 && height > 0, "even, non-zero size");
-        assert!(fps > 0, "fps");
-        Self { width, height, fps, frames: Vec::new(), sequence: Vec::new() }
-    }
-
-    /// `image` (letterboxed to the clip's size) for `frames` frames.
-    pub fn hold(mut self, image: &RgbImage, frames: u32) -> Self {
-        self.frames.push(i420(&letterbox(image, self.width, self.height)));
-        let index = self.frames.len() - 1;
-        self.sequence.extend(std::iter::repeat_n(index, frames as usize));
-        self
-    }
-
-    /// A still scene: `image` at its own size (trimmed to even), one second long.
-    pub fn still(image: &RgbImage) -> Self {
-        let (w, h) = (image.width() & !1, image.height() & !1);
-        let trimmed = image::imageops::crop_imm(image, 0, 0, w, h).to_image();
-        Self::new(w, h, 5).hold(&trimmed, 5)
-    }
-
-    /// A still scene letterboxed (scaled to fit, up or down) into a `width`×`height` camera
-    /// picture, one second long. For synthetic documents prefer [`Video::document`].
-    pub fn framed(image: &RgbImage, width: u32, height: u32) -> Self {
-        Self::new(width, height, 5).hold(image, 5)
-    }
-
-    /// A document on a dark table, seen by a `width`×`height` camera, one second long
-    /// (see [`on_surface`]).
-    pub fn document(image: &RgbImage, width: u32, height: u32) -> Self {
-        Self::new(width, height, 5).hold(&on_surface(image, width, height, Rgb([40, 40, 40])), 5)
-    }
-
-    /// A continuous film: `frames` played at `fps`, in order, from the moment the camera opens.
-    pub fn film(frames: &[RgbImage], fps: u32) -> Self {
-        assert!(!frames.is_empty(), "at least one frame");
-        let (w, h) = (frames[0].width() & !1, frames[0].height() & !1);
-        let mut video = Self::new(w, h, fps);
-        for (i, frame) in frames.iter().enumerate() {
-            video.frames.push(i420(&letterbox(frame, w, h)));
-            video.sequence.push(i);
-        }
-        video
-    }
-
-    pub fn size(&self) -> (u32, u32) {
-        (self.width, self.height)
-    }
-
-    pub fn fps(&self) -> u32 {
-        self.fps
-    }
-
-    /// How long one pass of the clip lasts.
-    pub fn duration(&self) -> Duration {
-        Duration::from_millis(self.sequence.len() as u64 * 1000 / u64::from(self.fps))
-    }
-
-    /// Writes the clip: a one-line header, then each frame as exactly `FRAME\n` and its planes
-    /// (Chromium skips a fixed six bytes between frames, so frames carry no tags).
-    pub fn write_to(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write as _;
-        assert!(!self.sequence.is_empty(), "an empty clip plays nothing");
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-        writeln!(out, "YUV4MPEG2 W{} H{} F{}:1 Ip A1:1 C420jpeg", self.width, self.height, self.fps)?;
-        for &index in &self.sequence {
-            out.write_all(b"FRAME\n")?;
-            out.write_all(&self.frames[index])?;
-        }
-        out.flush()
-    }
-}
-
-/// The fake camera's video file. Chromium is started with its path; [`Camera::show`] puts a new
-/// clip behind that path for the next time the page opens the camera.
-#[derive(Debug)]
-pub struct Camera {
-    path: PathBuf,
-    dir: PathBuf,
-    generation: AtomicU32,
-}
-
-impl Camera {
-    fn create(dir: &Path) -> std::io::Result<Self> {
-        let camera = Self { path: dir.join("camera.y4m"), dir: dir.to_owned(), generation: AtomicU32::new(0) };
-        camera.show(&Video::new(640, 480, 5).hold(&RgbImage::from_pixel(640, 480, Rgb([128, 128, 128])), 5))?;
-        Ok(camera)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Makes `video` what the camera shows from its next opening on. A stream that is open now
-    /// keeps showing the previous clip, so a test can stage the next step's content before the
-    /// action that ends the current step.
-    pub fn show(&self, video: &Video) -> std::io::Result<()> {
-        let n = self.generation.fetch_add(1, Ordering::Relaxed);
-        let staged = self.dir.join(format!("camera-{n}.y4m.partial"));
-        video.write_to(&staged)?;
-        std::fs::rename(&staged, &self.path)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pages served by the test
-// ---------------------------------------------------------------------------------------------
-
-/// A tiny web server of fixed HTML pages on `127.0.0.1:0`, stopped on drop.
-#[derive(Debug)]
-pub struct StaticSite {
-    pub port: u16,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl StaticSite {
-    /// Serves each `(path, html)` pair as `text/html`, with no caching.
-    pub async fn serve(pages: Vec<(String, String)>) -> Self {
-        let mut router = axum::Router::new();
-        for (path, html) in pages {
-            router = router.route(
-                &path,
-                axum::routing::get(move || {
-                    let html = html.clone();
-                    async move { ([("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")], html) }
-                }),
-            );
-        }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the test site");
-        let port = listener.local_addr().expect("local addr").port();
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Self { port, shutdown: Some(tx) }
-    }
-
-    /// The site's origin under the name `localhost` — a different site from `127.0.0.1`.
-    pub fn localhost_origin(&self) -> String {
-        format!("http://localhost:{}", self.port)
-    }
-
-    /// The site's origin under the name `127.0.0.1`.
-    pub fn loopback_origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for StaticSite {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// What the customer's page delegates to our iframe. The integration guide's list.
-pub const ALLOW_ALL: &str = "camera *; microphone *; geolocation *; accelerometer *; gyroscope *";
-
-/// A customer's page on `http://localhost:PORT` that embeds `src` in an iframe filling the
-/// window and records every `message` event (`{origin, data}`) in `window.__msgs`.
-#[derive(Debug)]
-pub struct ParentPage {
-    pub url: String,
-    pub origin: String,
-    _site: StaticSite,
-}
-
-impl ParentPage {
-    /// `allow`: the iframe's `allow` attribute, set before the iframe is inserted (a policy set
-    /// later has no effect); `None` leaves it out, which denies the camera to the iframe.
-    pub async fn serve(src: &str, allow: Option<&str>) -> Self {
-        let literal = |s: &str| Value::from(s).to_string().replace("</", "<\\/");
-        let allow_js = allow.map_or_else(String::new, |a| format!("frame.setAttribute('allow', {});", literal(a)));
-        let html = format!(
-            r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>Customer page</title>
-<style>html,body{{margin:0;height:100%}}#host{{height:100%}}iframe{{border:0;display:block}}</style></head>
-<body><div id="host"></div>
-<script>
-window.__msgs = [];
-addEventListener('message', function (ev) {{ window.__msgs.push({{origin: ev.origin, data: ev.data}}); }});
-var frame = document.createElement('iframe');
-frame.id = 'app-iframe';
-frame.width = '100%';
-frame.height = '100%';
-{allow_js}
-frame.src = {src};
-document.getElementById('host').appendChild(frame);
-</script></body></html>"#,
-            src = literal(src),
-        );
-        let site = StaticSite::serve(vec![("/".to_owned(), html)]).await;
-        let origin = site.localhost_origin();
-        Self { url: format!("{origin}/"), origin, _site: site }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The browser
-// ---------------------------------------------------------------------------------------------
 
 /// Whether the browser grants the camera when a page asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,7 +125,10 @@ pub struct Browser {
 
 impl std::fmt::Debug for Browser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Browser").field("label", &self.label).field("camera", &self.camera.path).finish_non_exhaustive()
+        f.debug_struct("Browser")
+            .field("label", &self.label)
+            .field("camera", &self.camera.path())
+            .finish_non_exhaustive()
     }
 }
 

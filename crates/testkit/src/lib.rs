@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use rand::Rng;
@@ -20,7 +20,7 @@ use veriframe::config::Config;
 use veriframe_client::Client;
 use veriframe_core::clock::ShiftedClock;
 use veriframe_core::ports::Store;
-use veriframe_core::service::Provisioning;
+use veriframe_core::provisioning::Provisioning;
 use veriframe_pipeline::{Engines, Pipeline, PipelineSettings};
 
 pub mod browser;
@@ -38,11 +38,6 @@ pub enum Backend {
 /// The administrative PostgreSQL URL tests create their databases from.
 pub fn pg_admin_url() -> String {
     std::env::var("VERIFRAME_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// True under `CI=true`: missing services and data fail instead of skipping.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 impl Backend {
@@ -88,26 +83,9 @@ impl Backend {
     }
 }
 
-/// Where the fetched models are: `VERIFRAME_MODELS_DIR`, else `<repo>/veriframe-data/models`.
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("VERIFRAME_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../veriframe-data/models"))
-}
-
-/// The passive anti-spoofing models for tests: `VERIFRAME_PAD_MODELS_DIR` (where `.ci/run`
-/// installs them with `veriframe models fetch --pad`), else the test-only copies in
-/// `../shared/testdata/models-test-only`. Under `CI=true` PAD is required: every end-to-end test
-/// runs with it, none skips it silently.
-pub fn pad_models_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VERIFRAME_PAD_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| testdata_dir().join("models-test-only"));
-    if !dir.is_dir() && in_ci() {
-        panic!("passive PAD models are required under CI=true ({})", dir.display());
-    }
-    dir.is_dir().then_some(dir)
-}
+// Where models and test data are, and whether missing ones fail the run (under `CI=true`
+// every end-to-end test runs with passive PAD; none skips it silently).
+pub use veriframe_synth::testenv::{in_ci, models_dir, pad_models_dir, testdata_dir};
 
 /// The engines, loaded once per test process. `None` (with a message) when the models are not
 /// fetched; under `CI=true` that is a failure.
@@ -327,7 +305,8 @@ impl TestApp {
     /// is the onboarding URL or its secret. Returns the answer (`flowToken`, `state`); panics
     /// unless it is 200, so callers that expect a refusal send the request themselves.
     pub async fn open_link(&self, url_or_link: &str) -> serde_json::Value {
-        let link = url_or_link.rsplit('/').next().unwrap_or(url_or_link);
+        let parsed = veriframe_api_types::OnboardingLinkSecret::from_url(url_or_link);
+        let link = parsed.as_ref().map_or(url_or_link, |l| l.expose());
         let r = self.http().post(self.url("flow/api/open")).json(&serde_json::json!({"link": link})).send().await;
         let r = r.expect("POST /flow/api/open");
         let status = r.status();
@@ -407,12 +386,4 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
-}
-
-/// `../shared/testdata` relative to the repository root (CI has it there), or
-/// `VERIFRAME_TESTDATA`.
-pub fn testdata_dir() -> PathBuf {
-    std::env::var_os("VERIFRAME_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"))
 }

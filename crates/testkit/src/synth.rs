@@ -3,12 +3,10 @@
 //! from one frontal photo (by `veriframe-synth`, the same renderer the liveness lab uses) and
 //! sampled the way the hosted page does. Nothing generated here is committed.
 
-#[path = "../../vision/tests/support/mod.rs"]
-mod mrz_support;
-
 use image::{Rgb, RgbImage};
 use serde_json::Value;
 use veriframe_synth::camera::{Framing, Subject};
+use veriframe_synth::document as mrz_support;
 use veriframe_synth::film::{self, Capture};
 use veriframe_synth::motion::Gesture;
 use veriframe_synth::sampling::FrameSampling;

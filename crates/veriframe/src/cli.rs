@@ -60,9 +60,6 @@ pub enum Command {
     /// Show or explain configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
-    /// Measure performance against a real server.
-    #[command(subcommand)]
-    Bench(commands::bench::BenchCommand),
     /// Fetch or verify the model files.
     Models(commands::models::ModelsArgs),
     /// Compare the main faces of two images.
@@ -71,8 +68,6 @@ pub enum Command {
     FaceInspect(commands::face::FaceInspectArgs),
     /// Score a head-turn liveness challenge from its frames.
     Liveness(commands::liveness::LivenessArgs),
-    /// Measure accuracy on labelled test sets.
-    Eval(commands::eval::EvalArgs),
     /// Read the machine-readable zone of a document image.
     Mrz(commands::mrz::MrzArgs),
 }

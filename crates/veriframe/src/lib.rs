@@ -7,5 +7,6 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fetch;
 pub mod output;
 pub mod telemetry;

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use veriframe_api_types::OnboardingLinkSecret;
 
 fn veriframe(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_veriframe"));
@@ -133,7 +134,7 @@ fn logs_never_carry_secrets_or_personal_data() {
         // Failed attempts log too; they must not echo what was presented.
         let _ = client.session("vfs_presented-but-wrong-token").status().await;
         let _ = reqwest::Client::new().get(&url).send().await;
-        (started.token, url.rsplit('/').next().unwrap().to_owned())
+        (started.token, OnboardingLinkSecret::from_url(&url).unwrap().expose().to_owned())
     });
     let (_, logs) = server.terminate();
     assert!(logs.contains("request"), "trace logging was on: {logs}");
@@ -252,7 +253,7 @@ fn config_example_and_help() {
         &["serve", "--help"],
         &["keys", "--help"],
         &["flows", "create", "--help"],
-        &["bench", "poll", "--help"],
+        &["models", "fetch", "--help"],
     ] {
         let output = veriframe(dir.path()).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");

@@ -57,8 +57,8 @@ fn a_killed_server_finishes_every_accepted_onboarding_after_restart() {
             .start(&veriframe_api_types::StartRequest { configuration_id: Some(flow), ..Default::default() })
             .await
             .unwrap();
-        let url = client.session(&started.token).onboarding_url().await.unwrap().url;
-        let link = url.rsplit('/').next().unwrap().to_owned();
+        let url = client.session(&started.token).onboarding_url().await.unwrap();
+        let link = url.link().unwrap().expose().to_owned();
         let opened: Value = http
             .post(format!("{base}/flow/api/open"))
             .json(&json!({"link": link}))

@@ -7,7 +7,8 @@ use veriframe_vision::models::names;
 
 #[test]
 fn descriptors_match_dlib_on_reference_chips() {
-    let (Some(models), Some(reference)) = (common::models_dir(), common::testdata("dlib-reference")) else {
+    let (Some(models), Some(reference)) = (veriframe_synth::testenv::face_models(), common::testdata("dlib-reference"))
+    else {
         return;
     };
     let embedder = DlibEmbedder::load(&models.join(names::DLIB_RESNET)).unwrap();

@@ -1,8 +1,6 @@
 //! Model-backed MRZ reading: the ICAO specimens, two of the shared synthetic zones, and zones
 //! of every format generated, rendered in OCR-B and degraded by this test. Kept to a handful
-//! of documents; the full sets are measured by `veriframe eval mrz`.
-
-mod support;
+//! of documents; the full sets are measured by `veriframe-eval mrz`.
 
 use std::sync::OnceLock;
 
@@ -10,7 +8,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use veriframe_vision::mrz::{CalendarDate, MrzFormat, MrzReader, OcrError, ReadOutcome};
 
-use support::{Degradation, Layout};
+use veriframe_synth::document::{self as support, Degradation, Layout};
+use veriframe_synth::testenv;
 
 const TODAY: CalendarDate = CalendarDate { year: 2026, month: 5, day: 1 };
 
@@ -19,7 +18,7 @@ fn reader() -> Option<&'static MrzReader> {
     static READER: OnceLock<Option<MrzReader>> = OnceLock::new();
     READER
         .get_or_init(|| {
-            let dir = support::models_dir()?;
+            let dir = testenv::ocr_models()?;
             Some(MrzReader::load(&dir).expect("load OCR models"))
         })
         .as_ref()
@@ -45,7 +44,7 @@ fn icao_utopia_specimens_are_read_exactly() {
         ),
     ];
     for (file, format, lines) in cases {
-        let Some(path) = support::testdata(file) else {
+        let Some(path) = testenv::testdata(file) else {
             return;
         };
         let reading = reader.read_at(&open(&path), TODAY).unwrap();
@@ -66,14 +65,14 @@ fn icao_utopia_specimens_are_read_exactly() {
 #[test]
 fn shared_synthetic_zones_are_read_exactly() {
     let Some(reader) = reader() else { return };
-    let Some(truth) = support::testdata("mrz/synthetic_ocrb/ground_truth.json") else {
+    let Some(truth) = testenv::testdata("mrz/synthetic_ocrb/ground_truth.json") else {
         return;
     };
     let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
     // The rotated one and the noisiest JPEG.
     for file in ["mrz_05.png", "mrz_15.png"] {
         let entry = truth.as_array().unwrap().iter().find(|e| e["file"] == file).unwrap();
-        let path = support::testdata(&format!("mrz/synthetic_ocrb/{file}")).unwrap();
+        let path = testenv::testdata(&format!("mrz/synthetic_ocrb/{file}")).unwrap();
         let reading = reader.read_at(&open(&path), TODAY).unwrap();
         let zone = reading.zone.unwrap_or_else(|| panic!("{file}: no zone"));
         assert_eq!(zone.lines[0], entry["l1"].as_str().unwrap(), "{file}");

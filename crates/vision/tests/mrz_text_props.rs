@@ -1,14 +1,12 @@
 //! Property tests of the OCR-text-to-fields path (no models): zones emitted by the `mrz`
 //! crate come back exactly, typical OCR damage is undone, and no input panics.
 
-mod support;
-
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use veriframe_vision::mrz::{CalendarDate, MrzFormat, OcrChar, OcrLine, RepairReason, interpret, interpret_text};
 
-use support::Layout;
+use veriframe_synth::document::{self as support, Layout};
 
 const TODAY: CalendarDate = CalendarDate { year: 2026, month: 5, day: 1 };
 

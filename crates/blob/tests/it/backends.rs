@@ -75,11 +75,6 @@ pub async fn memory() -> Option<Raw> {
 }
 
 #[cfg(feature = "s3")]
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-#[cfg(feature = "s3")]
 /// The S3-compatible test server: `VERIFRAME_TEST_S3_ENDPOINT` (default `http://127.0.0.1:9000`),
 /// bucket `VERIFRAME_TEST_S3_BUCKET` (default `veriframe-test`, created by
 /// `scripts/s3-test-server`). Each call gets its own random key prefix in that bucket.
@@ -94,7 +89,7 @@ pub async fn s3() -> Option<Raw> {
     let reachable = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(&addr)).await;
     if !matches!(reachable, Ok(Ok(_))) {
         assert!(
-            !in_ci(),
+            !veriframe_synth::testenv::in_ci(),
             "an S3-compatible server is required under CI=true but none answers at {endpoint}; start one with scripts/s3-test-server"
         );
         eprintln!("skipping S3 test: no server at {endpoint} (start one with scripts/s3-test-server)");

@@ -39,8 +39,8 @@ impl Capturing {
         };
         let record = ChallengeRecord {
             id: ChallengeId::generate(now),
-            tenant_id: flow.tenant_id,
-            session_id: flow.session_id,
+            tenant_id: flow.tenant_id(),
+            session_id: flow.session_id(),
             direction,
             prompt_at_ms,
             created_at: now,
@@ -69,7 +69,7 @@ impl Capturing {
         Self::ensure_step(&state, CaptureKind::Liveness)?;
         let record = self
             .store()
-            .challenge(flow.tenant_id, flow.session_id, challenge)
+            .challenge(flow.tenant_id(), flow.session_id(), challenge)
             .await?
             .ok_or(ServiceError::NotFound("challenge"))?;
         let now = self.now();
@@ -87,19 +87,19 @@ impl Capturing {
         // attempt keeps no image, only its verdict.
         let mut blobs = Vec::new();
         if accept {
-            let key = BlobKey::for_session(flow.tenant_id, flow.session_id, "liveness-film");
+            let key = BlobKey::for_session(flow.tenant_id(), flow.session_id(), "liveness-film");
             self.blobs.put(&key, checked.film_blob).await.map_err(blob_error)?;
             blobs.push(key);
             if let Some(jpeg) = checked.key_jpeg {
-                let key = BlobKey::for_session(flow.tenant_id, flow.session_id, "liveness-key");
+                let key = BlobKey::for_session(flow.tenant_id(), flow.session_id(), "liveness-key");
                 self.blobs.put(&key, jpeg).await.map_err(blob_error)?;
                 blobs.push(key);
             }
         }
         let capture = CaptureRecord {
             id: CaptureId::generate(now),
-            tenant_id: flow.tenant_id,
-            session_id: flow.session_id,
+            tenant_id: flow.tenant_id(),
+            session_id: flow.session_id(),
             kind: CaptureKind::Liveness,
             accepted: accept,
             problems: checked.problems,
@@ -126,13 +126,13 @@ impl Capturing {
             }
             other => other?,
         };
-        tracing::info!(interview_id = %flow.session_id, accepted = accept, problems, "liveness capture");
+        tracing::info!(interview_id = %flow.session_id(), accepted = accept, problems, "liveness capture");
         Ok(outcome)
     }
 
     /// The session's accepted selfie, as stored: the film's face must be its face.
     async fn latest_selfie(&self, flow: FlowAuth) -> ServiceResult<Option<Vec<u8>>> {
-        let captures = self.store().captures(flow.tenant_id, flow.session_id).await?;
+        let captures = self.store().captures(flow.tenant_id(), flow.session_id()).await?;
         let selfie = captures.iter().rev().find(|c| c.kind == CaptureKind::Selfie && c.accepted);
         match selfie.and_then(|c| c.blobs.first()) {
             Some(key) => Ok(self.blobs.get(key).await.map_err(blob_error)?),

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::auth::{FlowAuth, SessionAccess};
+use crate::auth::FlowAuth;
 use crate::blob::{BlobKey, BlobStore};
 use crate::flow::{Flow, FlowConfig};
 use crate::ids::{CaptureId, ChallengeId};
+use crate::image_name::ImageName;
 use crate::ports::{
     AnalyzeError, CaptureAnalyzer, CaptureCommit, CaptureRecord, Committed, Job, JobKind, JobSignal, JobState, Store,
     StoreError,
@@ -189,16 +190,6 @@ impl std::fmt::Debug for Capturing {
     }
 }
 
-/// Name of each capture's full image among the session's images (Incode's names).
-pub fn image_name(kind: CaptureKind) -> Option<&'static str> {
-    match kind {
-        CaptureKind::Front => Some("fullFrameFrontID"),
-        CaptureKind::Back => Some("fullFrameBackID"),
-        CaptureKind::Selfie => Some("selfie"),
-        CaptureKind::Liveness => None,
-    }
-}
-
 impl Capturing {
     pub fn new(
         onboarding: Onboarding,
@@ -234,9 +225,9 @@ impl Capturing {
 
     /// Where the person is.
     pub async fn state(&self, flow: FlowAuth) -> ServiceResult<FlowState> {
-        let (session, flow_config) = self.onboarding.session_and_flow(&SessionAccess::from(flow)).await?;
-        let captures = self.store().captures(flow.tenant_id, flow.session_id).await?;
-        let jobs = self.store().jobs(flow.tenant_id, flow.session_id).await?;
+        let (session, flow_config) = self.onboarding.session_and_flow(&flow.access()).await?;
+        let captures = self.store().captures(flow.tenant_id(), flow.session_id()).await?;
+        let jobs = self.store().jobs(flow.tenant_id(), flow.session_id()).await?;
         Ok(FlowState::compute(session, flow_config, &captures, &jobs, self.now()))
     }
 
@@ -270,7 +261,7 @@ impl Capturing {
     pub async fn consent(&self, flow: FlowAuth) -> ServiceResult<FlowState> {
         let state = self.state(flow).await?;
         Self::ensure_capturing(&state)?;
-        self.store().record_consent(flow.tenant_id, flow.session_id, self.now()).await?;
+        self.store().record_consent(flow.tenant_id(), flow.session_id(), self.now()).await?;
         self.state(flow).await
     }
 
@@ -299,24 +290,24 @@ impl Capturing {
         let mut blobs = Vec::new();
         let mut images = Vec::new();
         if accept {
-            let key = BlobKey::for_session(flow.tenant_id, flow.session_id, kind.as_str());
+            let key = BlobKey::for_session(flow.tenant_id(), flow.session_id(), kind.as_str());
             self.blobs.put(&key, checked.jpeg.clone()).await.map_err(blob_error)?;
-            if let Some(name) = image_name(kind) {
-                images.push((name.to_owned(), key.clone()));
+            if let Some(name) = ImageName::full_frame(kind) {
+                images.push((name.as_str().to_owned(), key.clone()));
             }
             blobs.push(key);
-            if let (Some(rect), Some(name)) = (crop, cropped_name(kind))
+            if let (Some(rect), Some(name)) = (crop, ImageName::cropped_document(kind))
                 && let Some(jpeg) = self.cropper.crop(&checked.jpeg, rect)
             {
-                let crop_key = BlobKey::for_session(flow.tenant_id, flow.session_id, name);
+                let crop_key = BlobKey::for_session(flow.tenant_id(), flow.session_id(), name.as_str());
                 self.blobs.put(&crop_key, jpeg).await.map_err(blob_error)?;
-                images.push((name.to_owned(), crop_key));
+                images.push((name.as_str().to_owned(), crop_key));
             }
         }
         let record = CaptureRecord {
             id: CaptureId::generate(now),
-            tenant_id: flow.tenant_id,
-            session_id: flow.session_id,
+            tenant_id: flow.tenant_id(),
+            session_id: flow.session_id(),
             kind,
             accepted: accept,
             problems: checked.problems,
@@ -330,7 +321,7 @@ impl Capturing {
         };
         let outcome = self.commit(flow, record, images, None).await?;
         tracing::info!(
-            interview_id = %flow.session_id,
+            interview_id = %flow.session_id(),
             kind = kind.as_str(),
             accepted = accept,
             problems = outcome.problems.len(),
@@ -350,9 +341,9 @@ impl Capturing {
         images: Vec<(String, BlobKey)>,
         answers_challenge: Option<ChallengeId>,
     ) -> ServiceResult<CaptureOutcome> {
-        let (session, flow_config) = self.onboarding.session_and_flow(&SessionAccess::from(flow)).await?;
-        let mut captures = self.store().captures(flow.tenant_id, flow.session_id).await?;
-        let jobs = self.store().jobs(flow.tenant_id, flow.session_id).await?;
+        let (session, flow_config) = self.onboarding.session_and_flow(&flow.access()).await?;
+        let mut captures = self.store().captures(flow.tenant_id(), flow.session_id()).await?;
+        let jobs = self.store().jobs(flow.tenant_id(), flow.session_id()).await?;
         captures.push(record.clone());
         let after = FlowState::compute(session, flow_config, &captures, &jobs, self.now());
         let job = job_of(record.kind);
@@ -410,7 +401,7 @@ impl Capturing {
         if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 64 printable ASCII characters".into()));
         }
-        match self.store().capture_by_idempotency_key(flow.tenant_id, flow.session_id, kind, key).await? {
+        match self.store().capture_by_idempotency_key(flow.tenant_id(), flow.session_id(), kind, key).await? {
             Some(previous) => Ok(Some(self.outcome(flow, &previous).await?)),
             None => Ok(None),
         }
@@ -441,9 +432,9 @@ impl Capturing {
         }
         let now = self.now();
         // One transaction: a submitted session always has its finalize job.
-        self.store().submit_session(flow.tenant_id, flow.session_id, now).await?;
+        self.store().submit_session(flow.tenant_id(), flow.session_id(), now).await?;
         self.signal.job_queued();
-        tracing::info!(interview_id = %flow.session_id, "submitted for verification");
+        tracing::info!(interview_id = %flow.session_id(), "submitted for verification");
         self.state(flow).await
     }
 
@@ -451,7 +442,7 @@ impl Capturing {
     pub async fn handoff(&self, flow: FlowAuth) -> ServiceResult<OnboardingLink> {
         let state = self.state(flow).await?;
         Self::ensure_capturing(&state)?;
-        self.onboarding.onboarding_url(&SessionAccess::from(flow)).await
+        self.onboarding.onboarding_url(&flow.access()).await
     }
 }
 
@@ -559,15 +550,6 @@ pub fn job_of(kind: CaptureKind) -> JobKind {
     match kind {
         CaptureKind::Front | CaptureKind::Back => JobKind::Document,
         CaptureKind::Selfie | CaptureKind::Liveness => JobKind::Face,
-    }
-}
-
-/// Incode's names for the document crops.
-fn cropped_name(kind: CaptureKind) -> Option<&'static str> {
-    match kind {
-        CaptureKind::Front => Some("croppedFrontID"),
-        CaptureKind::Back => Some("croppedBackID"),
-        _ => None,
     }
 }
 

@@ -6,6 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
+use veriframe_api_types::OnboardingLinkSecret;
 use veriframe_testkit::synth::{frontal, jpeg, photo};
 use veriframe_testkit::{Backend, TestApp, on_both_backends};
 
@@ -229,7 +230,7 @@ async fn captures_end_with_the_session(backend: Backend) {
 async fn an_opened_link_survives_a_reload(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (token, _) = app.start_session().await;
-    let link_of = |url: String| url.rsplit('/').next().unwrap().to_owned();
+    let link_of = |url: String| OnboardingLinkSecret::from_url(&url).unwrap().expose().to_owned();
     let opened = link_of(app.client.session(&token).onboarding_url().await.unwrap().url);
     let unopened = link_of(app.client.session(&token).onboarding_url().await.unwrap().url);
     let open = |link: String| {

@@ -160,8 +160,8 @@ async fn credentials_are_checked(backend: Backend) {
     expect_error(r, StatusCode::UNAUTHORIZED, "X-Incode-Hardware-Id").await;
 
     // An onboarding link's secret is not a session token.
-    let url = app.client.session(&token).onboarding_url().await.unwrap().url;
-    let link = url.rsplit('/').next().unwrap();
+    let link = app.client.session(&token).onboarding_url().await.unwrap().link().unwrap();
+    let link = link.expose();
     let r =
         http.get(app.url("0/omni/get/onboarding/status")).header("X-Incode-Hardware-Id", link).send().await.unwrap();
     expect_error(r, StatusCode::UNAUTHORIZED, "invalid token").await;

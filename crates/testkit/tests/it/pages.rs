@@ -39,8 +39,8 @@ async fn new_link(app: &TestApp, flow_id: Option<String>, language: Option<&str>
         })
         .await
         .unwrap();
-    let url = app.client.session(&started.token).onboarding_url().await.unwrap().url;
-    url.rsplit('/').next().unwrap().to_owned()
+    let url = app.client.session(&started.token).onboarding_url().await.unwrap();
+    url.link().unwrap().expose().to_owned()
 }
 
 /// `Content-Security-Policy` as (directive, value) pairs.

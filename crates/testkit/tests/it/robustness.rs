@@ -6,6 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
+use veriframe_api_types::OnboardingLinkSecret;
 use veriframe_http::throttle::{Rate, TenantLimits};
 use veriframe_testkit::synth::{frontal, jpeg, photo};
 use veriframe_testkit::{Backend, TestApp, on_both_backends};
@@ -272,7 +273,7 @@ async fn text_with_nul_is_refused_alike(backend: Backend) {
 
 async fn ended_sessions_get_no_links(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let link_of = |url: String| url.rsplit('/').next().unwrap().to_owned();
+    let link_of = |url: String| OnboardingLinkSecret::from_url(&url).unwrap().expose().to_owned();
     let open = |link: String| app.http().post(app.url("flow/api/open")).json(&json!({"link": link})).send();
 
     // Finished.

@@ -47,7 +47,7 @@ pub enum DetectorArg {
 
 impl DetectorArg {
     /// Runs `FaceEngine::analyze` the way this choice says.
-    pub(crate) fn analyze(self, engine: &FaceEngine, img: &image::RgbImage) -> anyhow::Result<FaceAnalysis> {
+    pub fn analyze(self, engine: &FaceEngine, img: &image::RgbImage) -> anyhow::Result<FaceAnalysis> {
         Ok(match self {
             DetectorArg::Full256 => engine.analyze(img, DetectorKind::Full256)?,
             DetectorArg::Front128 => engine.analyze(img, DetectorKind::Front128)?,
@@ -71,14 +71,14 @@ pub struct FaceMatchArgs {
 }
 
 /// Loads the face engine from the configured models dir (and PAD dir, if any).
-pub(crate) fn load_engine(ctx: &Context) -> anyhow::Result<FaceEngine> {
+pub fn load_engine(ctx: &Context) -> anyhow::Result<FaceEngine> {
     let options = EngineOptions { pad_models_dir: ctx.config.pad_models_dir.clone(), ..EngineOptions::default() };
     let dir = ctx.config.models_dir();
     FaceEngine::load(&dir, options).with_context(|| format!("loading the face models from {}", dir.display()))
 }
 
 /// Reads and decodes an image file with the server's limits.
-pub(crate) fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
+pub fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let decoded = decode(&bytes, &DecodeLimits::default()).with_context(|| format!("decoding {}", path.display()))?;
     Ok(decoded.image)

@@ -1,12 +1,6 @@
 //! One module per command group; `run` dispatches.
 
-pub mod bench;
-pub mod bench_mrz;
-pub mod bench_vision;
 pub mod config;
-pub mod eval;
-pub mod eval_faces;
-pub mod eval_mrz;
 pub mod face;
 pub mod image_input;
 pub mod liveness;
@@ -26,16 +20,14 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<()> {
         Command::Keys(c) => runtime()?.block_on(provision::keys(ctx, c)),
         Command::Flows(c) => runtime()?.block_on(provision::flows(ctx, c)),
         Command::Admins(c) => runtime()?.block_on(provision::admins(ctx, c)),
-        Command::Bench(c) => bench::run(ctx, c),
         Command::Models(args) => models::run(&args, ctx),
         Command::FaceMatch(args) => face::run(&args, ctx),
         Command::FaceInspect(args) => face::inspect(&args, ctx),
         Command::Liveness(args) => liveness::run(&args, ctx),
-        Command::Eval(args) => eval::run(&args, ctx),
         Command::Mrz(args) => mrz::run(&args, ctx),
     }
 }
 
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

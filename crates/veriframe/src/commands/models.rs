@@ -1,7 +1,9 @@
 //! `veriframe models fetch|verify`: install and re-check the model files.
 
 use clap::{Args, Subcommand};
-use veriframe_vision::models::{self, FetchEvent, FileStatus};
+use veriframe_vision::models::{self, FileStatus};
+
+use crate::fetch::{self, FetchError, FetchEvent, FetchReport};
 
 use crate::cli::Context;
 use crate::output::emit;
@@ -43,7 +45,7 @@ fn fetch_pad(dir: &std::path::Path, base: &url::Url) -> anyhow::Result<Vec<Strin
             response.bytes().await
         });
         let bytes = bytes.with_context(|| format!("downloading {url}"))?;
-        let path = models::pad::install(dir, file, &bytes)?;
+        let path = fetch::install_pad(dir, file, &bytes)?;
         eprintln!("installed    {} ({})", path.display(), human_bytes(bytes.len() as u64));
         installed.push(file.name.to_owned());
     }
@@ -51,8 +53,8 @@ fn fetch_pad(dir: &std::path::Path, base: &url::Url) -> anyhow::Result<Vec<Strin
 }
 
 /// Fetches (or confirms) every model into `dir`, reporting progress on stderr.
-pub fn fetch_with_progress(dir: &std::path::Path) -> Result<models::FetchReport, models::ModelsError> {
-    models::fetch(dir, &mut |event| match event {
+pub fn fetch_with_progress(dir: &std::path::Path) -> Result<FetchReport, FetchError> {
+    fetch::fetch(dir, &mut |event| match event {
         FetchEvent::UpToDate { spec } => eprintln!("up to date   {spec}"),
         FetchEvent::Downloading { spec, tool } => {
             eprintln!("downloading  {spec} with {tool} ...");

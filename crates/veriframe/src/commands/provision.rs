@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use veriframe_core::flow::{Flow, FlowConfig};
 use veriframe_core::ids::{ApiKeyId, ClientId, FlowId};
-use veriframe_core::service::Provisioning;
+use veriframe_core::provisioning::Provisioning;
 use veriframe_core::tenant::{Admin, ApiKey, Tenant};
 use veriframe_core::text::Origin;
 

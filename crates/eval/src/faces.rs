@@ -1,4 +1,4 @@
-//! `veriframe eval faces DIR`: every genuine and impostor pair of a labelled photo set.
+//! `veriframe-eval faces DIR`: every genuine and impostor pair of a labelled photo set.
 //!
 //! Files are `<person>_<n>.<ext>` (n a number) or `<person>_<neutral|smiling>.<ext>`; the
 //! person is everything before the last underscore. Files named otherwise are listed as
@@ -12,9 +12,9 @@ use clap::Args;
 use serde::Serialize;
 use veriframe_vision::face::{Embedding, MatchKind};
 
-use super::face::{DetectorArg, load_engine, read_image};
-use crate::cli::Context;
-use crate::output::emit;
+use veriframe::cli::Context;
+use veriframe::commands::face::{DetectorArg, load_engine, read_image};
+use veriframe::output::emit;
 
 #[derive(Debug, Args)]
 pub struct EvalFacesArgs {

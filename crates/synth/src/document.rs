@@ -1,47 +1,15 @@
-//! Shared test support: locating models, test data and the OCR-B font (failing under
-//! `CI=true` when they are missing), random zones emitted by the `mrz` crate, and their
-//! rendering and degradation into images.
-#![allow(dead_code)]
+//! Identity documents for tests and the lab: random machine-readable zones emitted by the `mrz`
+//! crate (so every check digit is right), rendered in OCR-B, and degraded the way a camera
+//! degrades them (blur, noise, uneven light, rotation).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-/// The repository root (two levels above this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
-}
-
-/// `Some(path)` when it exists; otherwise skips (prints why) or, under `CI=true`, fails.
-pub fn require(what: &str, path: PathBuf) -> Option<PathBuf> {
-    if path.exists() {
-        return Some(path);
-    }
-    let message = format!("{what} not found at {}", path.display());
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message} (CI=true: missing models or data fail the run)");
-    }
-    eprintln!("skipping: {message}");
-    None
-}
-
-/// The OCR models directory: `VERIFRAME_MODELS_DIR`, else `<repo>/veriframe-data/models`.
-pub fn models_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VERIFRAME_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("veriframe-data/models"));
-    require("OCR models", dir.join(veriframe_vision::mrz::DET_MODEL_FILE))?;
-    require("OCR models", dir.join(veriframe_vision::mrz::REC_MODEL_FILE))?;
-    Some(dir)
-}
-
-/// A file under `../shared/testdata`.
-pub fn testdata(relative: &str) -> Option<PathBuf> {
-    require("test data", repo_root().join("../shared/testdata").join(relative))
-}
+use crate::testenv::require;
 
 /// The OCR-B font from Debian `fonts-ocr-b` (or `VERIFRAME_OCRB_FONT`).
 pub fn ocrb_font() -> Option<FontVec> {

@@ -1,4 +1,4 @@
-//! `veriframe eval mrz DIR`: reads every document of a labelled set and scores the result.
+//! `veriframe-eval mrz DIR`: reads every document of a labelled set and scores the result.
 //!
 //! The truth file (`DIR/ground_truth.json` unless `--truth` says otherwise) is a JSON array
 //! of `{"file": ..., "lines": [...]}` (or `"l1"`, `"l2"`, `"l3"`) entries; `"lines": null`
@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use veriframe_vision::document::{QualityThresholds, assess_document};
 use veriframe_vision::mrz::CalendarDate;
 
-use super::image_input::load_rgb;
-use super::mrz::{load_reader, parse_day};
-use crate::cli::Context as CliContext;
-use crate::output::emit;
+use veriframe::cli::Context as CliContext;
+use veriframe::commands::image_input::load_rgb;
+use veriframe::commands::mrz::{load_reader, parse_day};
+use veriframe::output::emit;
 
-/// Arguments of `veriframe eval mrz`.
+/// Arguments of `veriframe-eval mrz`.
 #[derive(Debug, Args)]
 pub struct EvalMrzArgs {
     /// Directory of document images.

@@ -15,9 +15,7 @@
 //! `../shared/testdata`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -25,10 +23,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
+use veriframe_api_types::OnboardingLinkSecret;
 use veriframe_synth::rng::Rng;
 use veriframe_testkit::synth::{Act, FilmUpload, Holder, film_for, frontal, jpeg, passport, photo, subject};
 
-const LEASE_SECONDS: u64 = 10;
+mod server;
+
+use server::{LEASE_SECONDS, Server, config_file};
 
 struct Options {
     sessions: usize,
@@ -79,81 +80,6 @@ struct Tenant {
     api_key: String,
     client_id: String,
     flow: String,
-}
-
-struct Server {
-    binary: PathBuf,
-    data_dir: PathBuf,
-    config: PathBuf,
-    database_url: Option<String>,
-    /// The server process as it is now; replaced on every restart.
-    running: Mutex<Option<Child>>,
-    base: RwLock<String>,
-    peak_rss_kib: AtomicU64,
-}
-
-impl Server {
-    /// Starts `veriframe serve` and waits for its banner.
-    fn start(&self) -> anyhow::Result<Value> {
-        let mut command = Command::new(&self.binary);
-        command
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .arg("--config")
-            .arg(&self.config)
-            .args(["--json", "serve", "--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
-            .env("VERIFRAME_MODELS_DIR", veriframe_testkit::models_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.join("server.log"))?,
-            ));
-        match &self.database_url {
-            Some(url) => command.env("VERIFRAME_DATABASE_URL", url),
-            None => command.env_remove("VERIFRAME_DATABASE_URL"),
-        };
-        if let Some(pad) = veriframe_testkit::pad_models_dir() {
-            command.env("VERIFRAME_PAD_MODELS_DIR", pad);
-        }
-        let mut child = command.spawn().with_context(|| format!("starting {}", self.binary.display()))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let banner: Value =
-            serde_json::from_str(&line).with_context(|| format!("server banner {line:?}; see server.log"))?;
-        let base = banner["baseUrl"].as_str().context("baseUrl")?.trim_end_matches('/').to_owned();
-        *self.base.write().expect("base") = base;
-        *self.running.lock().expect("running") = Some(child);
-        Ok(banner)
-    }
-
-    /// SIGKILL: no shutdown hook, no flush.
-    fn kill(&self) {
-        if let Some(mut child) = self.running.lock().expect("running").take() {
-            self.sample_rss(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn pid(&self) -> Option<u32> {
-        self.running.lock().expect("running").as_ref().map(Child::id)
-    }
-
-    fn base(&self) -> String {
-        self.base.read().expect("base").clone()
-    }
-
-    /// The process's high-water mark of resident memory (it covers the whole life of the process).
-    fn sample_rss(&self, pid: u32) {
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return };
-        let hwm = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-        if let Some(kib) = hwm {
-            self.peak_rss_kib.fetch_max(kib, Ordering::Relaxed);
-        }
-    }
 }
 
 /// Counts and latencies of everything the harness sent.
@@ -209,15 +135,12 @@ impl Harness {
             let started = Instant::now();
             let sent =
                 build(&self.http, &base).header("x-forwarded-for", ip).timeout(Duration::from_secs(90)).send().await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(_) => {
-                    // The server is down (killed) or restarting.
-                    self.tally.interrupted.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                    continue;
-                }
+            let Ok(response) = sent else {
+                // The server is down (killed) or restarting.
+                self.tally.interrupted.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
             };
             let status = response.status();
             let retry_after = response
@@ -289,7 +212,11 @@ impl Harness {
                     .header("api-version", "1.0")
             })
             .await;
-        let link = url["body"]["url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_owned();
+        let link = url["body"]["url"]
+            .as_str()
+            .and_then(OnboardingLinkSecret::from_url)
+            .map(|l| l.expose().to_owned())
+            .unwrap_or_default();
         let opened =
             self.call("open", &ip, |h, b| h.post(format!("{b}/flow/api/open")).json(&json!({"link": link}))).await;
         let Some(flow_token) = opened["body"]["flowToken"].as_str().map(str::to_owned) else {
@@ -442,13 +369,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
-}
-
-fn config_file(dir: &Path) -> anyhow::Result<PathBuf> {
-    let path = dir.join("chaos.toml");
-    // The harness is the reverse proxy: each person and each attacker has an address of its own.
-    std::fs::write(&path, format!("trusted_proxies = [\"127.0.0.1\"]\njob_lease_seconds = {LEASE_SECONDS}\n"))?;
-    Ok(path)
 }
 
 fn main() -> anyhow::Result<()> {

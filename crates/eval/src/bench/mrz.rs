@@ -1,4 +1,4 @@
-//! `veriframe bench mrz`: MRZ reading timings, and [`measure_mrz`] for other benchmarks.
+//! `veriframe-eval bench mrz`: MRZ reading timings, and [`measure_mrz`] for other benchmarks.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,12 +9,12 @@ use serde::Serialize;
 use veriframe_vision::document::detect_mrz_band;
 use veriframe_vision::mrz::{CalendarDate, MrzReader};
 
-use super::image_input::load_rgb;
-use super::mrz::load_reader;
-use crate::cli::Context;
-use crate::output::emit;
+use veriframe::cli::Context;
+use veriframe::commands::image_input::load_rgb;
+use veriframe::commands::mrz::load_reader;
+use veriframe::output::emit;
 
-/// Arguments of `veriframe bench mrz`.
+/// Arguments of `veriframe-eval bench mrz`.
 #[derive(Debug, Args)]
 pub struct BenchMrzArgs {
     /// Document images, or directories of them.

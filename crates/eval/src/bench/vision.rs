@@ -1,4 +1,4 @@
-//! `veriframe bench vision`: per-stage timings of the verification engine.
+//! `veriframe-eval bench vision`: per-stage timings of the verification engine.
 //!
 //! Wall time per call (median, mean, p90 over all images × rounds) and, on Linux, the process
 //! CPU time per call (from `/proc/self/stat`), since the server's budget is CPU on 2 cores and
@@ -15,9 +15,9 @@ use veriframe_vision::face::engine::largest;
 use veriframe_vision::face::{DetectorKind, FaceEngine, MatchKind};
 use veriframe_vision::liveness::TurnDirection;
 
-use super::face::load_engine;
-use crate::cli::Context;
-use crate::output::emit;
+use veriframe::cli::Context;
+use veriframe::commands::face::load_engine;
+use veriframe::output::emit;
 
 #[derive(Debug, Args)]
 pub struct BenchVisionArgs {

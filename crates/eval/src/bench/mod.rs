@@ -1,4 +1,4 @@
-//! `veriframe bench`: measurements over real HTTP.
+//! `veriframe-eval bench`: how fast the server and its engines are.
 //!
 //! `bench poll` measures the hot path, status polling, in the two ways that matter:
 //! open loop (a fixed arrival rate, like 1,000 integrators' pollers; latency counted from each
@@ -17,18 +17,21 @@ use tokio::net::TcpListener;
 
 use veriframe_http::throttle::{Rate, TenantLimits};
 
-use crate::app::{App, open_store, provisioning};
-use crate::cli::Context;
-use crate::output::emit;
+use veriframe::app::{App, open_store, provisioning};
+use veriframe::cli::Context;
+use veriframe::output::emit;
+
+mod mrz;
+mod vision;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Status polling: open loop at a fixed rate, then closed loop at full speed.
     Poll(PollArgs),
     /// The face engine's stages: decode, detection, alignment, descriptor, PAD.
-    Vision(super::bench_vision::BenchVisionArgs),
+    Vision(vision::BenchVisionArgs),
     /// MRZ reading: model load, detection, recognition, interpretation, band check.
-    Mrz(super::bench_mrz::BenchMrzArgs),
+    Mrz(mrz::BenchMrzArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,9 +106,9 @@ struct PollReport {
 
 pub fn run(ctx: &Context, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Poll(args) => super::runtime()?.block_on(poll(ctx, args)),
-        BenchCommand::Vision(args) => super::bench_vision::bench_vision(&args, ctx),
-        BenchCommand::Mrz(args) => super::bench_mrz::run(&args, ctx),
+        BenchCommand::Poll(args) => veriframe::commands::runtime()?.block_on(poll(ctx, args)),
+        BenchCommand::Vision(args) => vision::bench_vision(&args, ctx),
+        BenchCommand::Mrz(args) => mrz::run(&args, ctx),
     }
 }
 
