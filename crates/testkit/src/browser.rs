@@ -562,6 +562,32 @@ impl Browser {
         }
     }
 
+    /// Waits until the live camera preview has played `at_least` of its stream, by the stream's
+    /// own clock: a test that staged a clip which changes over time waits for the part it needs.
+    pub async fn wait_camera_played(&self, at_least: Duration, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.app_frame().await;
+            let played = self
+                .eval(
+                    r#"var vs = document.querySelectorAll('video[data-role="preview"]'), best = 0;
+                       for (var i = 0; i < vs.length; i++) {
+                         if (vs[i].srcObject) best = Math.max(best, vs[i].currentTime);
+                       }
+                       return best;"#,
+                    vec![],
+                )
+                .await;
+            if played.as_f64().is_some_and(|t| t >= at_least.as_secs_f64()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("the camera did not play {at_least:?} within {timeout:?}\n{}", self.diagnose().await);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Whether any camera track of the hosted page is live now.
     pub async fn camera_live(&self) -> bool {
         self.app_frame().await;

@@ -24,6 +24,7 @@ use veriframe_core::provisioning::Provisioning;
 use veriframe_pipeline::{Engines, Pipeline, PipelineSettings};
 
 pub mod browser;
+pub mod flow;
 pub mod synth;
 
 pub use veriframe_client as client;
@@ -305,14 +306,31 @@ impl TestApp {
     /// is the onboarding URL or its secret. Returns the answer (`flowToken`, `state`); panics
     /// unless it is 200, so callers that expect a refusal send the request themselves.
     pub async fn open_link(&self, url_or_link: &str) -> serde_json::Value {
-        let parsed = veriframe_api_types::OnboardingLinkSecret::from_url(url_or_link);
-        let link = parsed.as_ref().map_or(url_or_link, |l| l.expose());
-        let r = self.http().post(self.url("flow/api/open")).json(&serde_json::json!({"link": link})).send().await;
-        let r = r.expect("POST /flow/api/open");
+        flow::Page::open(&self.base_url, url_or_link).await.1
+    }
+
+    /// `POST /omni/start` with the demo tenant's key, the demo flow and `body`'s fields on top;
+    /// the integrator's raw answer (`token`, `interviewId`, …).
+    pub async fn start_raw(&self, body: serde_json::Value) -> serde_json::Value {
+        let mut start = serde_json::json!({"configurationId": self.flow_id, "countryCode": "ALL"});
+        start.as_object_mut().expect("an object").extend(body.as_object().cloned().unwrap_or_default());
+        let r = self.http().post(self.url("omni/start")).header("x-api-key", &self.api_key).json(&start);
+        let r = r.send().await.expect("POST /omni/start");
         let status = r.status();
-        let body: serde_json::Value = r.json().await.expect("a JSON answer");
-        assert_eq!(status, 200, "opening the link: {body}");
-        body
+        let started: serde_json::Value = r.json().await.expect("a JSON answer");
+        assert_eq!(status, 200, "starting a session: {started}");
+        started
+    }
+
+    /// A session started the integrator's way (`start_raw`) and opened the hosted page's way:
+    /// the page, and the session token the integrator holds.
+    pub async fn start_page(&self, body: serde_json::Value) -> (flow::Page, String) {
+        let started = self.start_raw(body).await;
+        let session_token = started["token"].as_str().expect("a session token").to_owned();
+        let url = self.client.session(&session_token).onboarding_url().await.expect("onboarding URL").url;
+        let (page, opened) = flow::Page::open(&self.base_url, &url).await;
+        assert_eq!(opened["state"]["interviewId"], started["interviewId"], "{opened}");
+        (page, session_token)
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use veriframe_testkit::synth::Act;
-use veriframe_testkit::synth::{Holder, film_for, frontal, jpeg, passport, photo, subject};
+use serde_json::Value;
+use veriframe_testkit::flow::Page;
+use veriframe_testkit::synth::{Holder, frontal, jpeg, passport, photo, subject};
 
 /// `veriframe serve` on an ephemeral port with `workers` verification workers.
 fn serve(data_dir: &Path, workers: usize) -> (Child, Value) {
@@ -44,7 +44,6 @@ fn a_killed_server_finishes_every_accepted_onboarding_after_restart() {
     let key = banner["demoTenant"]["apiKey"].as_str().unwrap().to_owned();
     let flow = banner["demoTenant"]["configurationId"].as_str().unwrap().to_owned();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let http = reqwest::Client::new();
 
     let holder = Holder::valid("LINDQVIST", "SARA");
     let document = jpeg(&passport(&photo("faces/obama_3.jpg"), &holder));
@@ -57,40 +56,9 @@ fn a_killed_server_finishes_every_accepted_onboarding_after_restart() {
             .start(&veriframe_api_types::StartRequest { configuration_id: Some(flow), ..Default::default() })
             .await
             .unwrap();
-        let url = client.session(&started.token).onboarding_url().await.unwrap();
-        let link = url.link().unwrap().expose().to_owned();
-        let opened: Value = http
-            .post(format!("{base}/flow/api/open"))
-            .json(&json!({"link": link}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let flow_token = opened["flowToken"].as_str().unwrap().to_owned();
-        let post = |path: &str| http.post(format!("{base}/flow/api/{path}")).bearer_auth(&flow_token);
-        assert_eq!(post("consent").json(&json!({"accepted": true})).send().await.unwrap().status(), 200);
-        for (kind, bytes) in [("front", document.clone()), ("selfie", selfie.clone())] {
-            let answer: Value = post(&format!("capture/{kind}"))
-                .header("content-type", "image/jpeg")
-                .body(bytes)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            assert_eq!(answer["accepted"], true, "{kind}: {answer}");
-        }
-        let challenge: Value = post("challenge").send().await.unwrap().json().await.unwrap();
-        let film = film_for(&subject(&face), &challenge, Act::Genuine, 5);
-        let id = challenge["challengeId"].as_str().unwrap();
-        let answer: Value =
-            post(&format!("challenge/{id}/frames")).multipart(film.form()).send().await.unwrap().json().await.unwrap();
-        assert_eq!(answer["accepted"], true, "{answer}");
-        let submitted = post("submit").send().await.unwrap();
-        assert_eq!(submitted.status(), 200);
+        let url = client.session(&started.token).onboarding_url().await.unwrap().url;
+        let (page, _) = Page::open(&base, &url).await;
+        page.onboard(document.clone(), selfie.clone(), &subject(&face), 5).await;
         let status = client.session(&started.token).status().await.unwrap().onboarding_status;
         assert_ne!(status, "ONBOARDING_FINISHED", "nothing can finish without workers");
         started.token

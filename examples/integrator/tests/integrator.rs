@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use sqlx::Connection as _;
 use tokio::net::TcpListener;
 use veriframe_integrator::{AppState, Db, Settings, router};
-use veriframe_testkit::synth::{Act, Holder, film_for, frontal, jpeg, passport, photo, subject};
+use veriframe_testkit::flow::Page;
+use veriframe_testkit::synth::{Act, Holder, frontal, jpeg, passport, photo, subject};
 use veriframe_testkit::{Backend, TestApp};
 
 /// The integrator on an ephemeral port with a fresh database file.
@@ -333,52 +334,19 @@ async fn a_revoked_api_key_is_explained() {
 /// The hosted page's side, over the capture API (docs/capture-api.md), as a browser would drive
 /// it: open the link, consent, front of a passport, selfie, head turn, submit.
 async fn complete_hosted_flow(app: &TestApp, onboarding_url: &str, document_portrait: &str, selfie: &str) {
-    let http = app.http();
-    let link = onboarding_url.rsplit('/').next().unwrap();
-    let opened: Value =
-        http.post(app.url("flow/api/open")).json(&json!({ "link": link })).send().await.unwrap().json().await.unwrap();
-    let token = opened["flowToken"].as_str().unwrap_or_else(|| panic!("{opened}")).to_owned();
-    let post = |path: &str| http.post(app.url(path)).bearer_auth(&token);
-
-    let consent: Value = post("flow/api/consent").send().await.unwrap().json().await.unwrap();
+    let (page, _) = Page::open(&app.base_url, onboarding_url).await;
+    let (_, consent) = page.post("consent").await;
     assert_eq!(consent["current"], "front", "{consent}");
     let document = jpeg(&passport(&photo(document_portrait), &Holder::valid("ERIKSSON", "ANNA MARIA")));
-    let front: Value = post("flow/api/capture/front")
-        .header("content-type", "image/jpeg")
-        .body(document)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, front) = page.capture("front", document).await;
     assert_eq!((front["accepted"].as_bool(), front["next"].as_str()), (Some(true), Some("selfie")), "{front}");
     let face = photo(selfie);
-    let answer: Value = post("flow/api/capture/selfie")
-        .header("content-type", "image/jpeg")
-        .body(jpeg(&frontal(&face).0))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, answer) = page.capture("selfie", jpeg(&frontal(&face).0)).await;
     assert_eq!((answer["accepted"].as_bool(), answer["next"].as_str()), (Some(true), Some("liveness")), "{answer}");
-
-    let challenge: Value = post("flow/api/challenge").send().await.unwrap().json().await.unwrap();
-    let film = film_for(&subject(&face), &challenge, Act::Genuine, 11);
-    let id = challenge["challengeId"].as_str().unwrap_or_else(|| panic!("{challenge}"));
-    let turned: Value = post(&format!("flow/api/challenge/{id}/frames"))
-        .multipart(film.form())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, turned) = page.liveness(&subject(&face), Act::Genuine, 11).await;
     assert_eq!(turned["accepted"], true, "{turned}");
-    let submitted = post("flow/api/submit").send().await.unwrap();
-    assert_eq!(submitted.status(), 200);
+    let (status, _) = page.post("submit").await;
+    assert_eq!(status, 200);
 }
 
 /// The guide end to end without a browser: the integrator's endpoints, the hosted flow driven

@@ -67,7 +67,7 @@ impl Options {
                 "--postgres" => o.postgres = Some(value()?),
                 "--seed" => o.seed = value()?.parse()?,
                 "--server" => o.server = value()?.into(),
-                other => bail!("unknown argument {other} (see the doc comment of examples/chaos.rs)"),
+                other => bail!("unknown argument {other} (see the doc comment of examples/chaos/main.rs)"),
             }
         }
         Ok(o)

@@ -61,6 +61,17 @@ window.openAndSample = async function (offsets) {
   parent.postMessage({source: 'dev-camera', type: 'sampled', count: samples.length}, '*');
   return out;
 };
+// Resolves once the live stream has shown `frames` more frames (its own clock, not the test's).
+window.afterFrames = function (frames) {
+  return new Promise(function (r) {
+    var start = null;
+    var tick = function (now, meta) {
+      if (start === null) start = meta.presentedFrames;
+      if (meta.presentedFrames - start >= frames) r(true); else v.requestVideoFrameCallback(tick);
+    };
+    v.requestVideoFrameCallback(tick);
+  });
+};
 window.sampleLive = function () { return {size: [v.videoWidth, v.videoHeight], samples: [mean()]}; };
 </script>"#;
 
@@ -114,8 +125,8 @@ async fn harness_fake_camera_swaps_clips_between_openings() {
 
     // Staged while the stream is live: the live stream keeps the old clip past its loop...
     browser.camera().show(&Video::still(&solid(blue, 320, 240))).unwrap();
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let (_, live) = sample(&browser, "sampleLive()", &[]).await;
+    // Past the end of the one-second, five-frame clip: the camera has looped by now.
+    let (_, live) = sample(&browser, "afterFrames(7).then(sampleLive)", &[]).await;
     assert!(close_to(live[0], red, 2.5), "an open stream must not switch clips: {live:?}");
     // ...and the next opening shows the new one, from its first frame.
     let (_, reopened) = sample(&browser, "openAndSample(arguments[0])", &[50]).await;
@@ -181,17 +192,7 @@ struct Session {
 }
 
 async fn start_session(app: &TestApp, flow_id: &str) -> Session {
-    let started: Value = app
-        .http()
-        .post(app.url("omni/start"))
-        .header("x-api-key", &app.api_key)
-        .json(&json!({"configurationId": flow_id, "countryCode": "ALL"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started = app.start_raw(json!({"configurationId": flow_id})).await;
     let token = started["token"].as_str().unwrap_or_else(|| panic!("{started}")).to_owned();
     let url = app.client.session(&token).onboarding_url().await.unwrap().url;
     Session { token, interview_id: started["interviewId"].as_str().unwrap().to_owned(), url }
@@ -450,10 +451,7 @@ async fn a_blurred_selfie_gets_feedback_and_a_retake_works() {
     );
 
     browser.click("retake").await;
-    let sharp_from = BLURRED_FOR + Duration::from_millis(300);
-    if let Some(wait) = sharp_from.checked_sub(opened.elapsed()) {
-        tokio::time::sleep(wait).await;
-    }
+    browser.wait_camera_played(BLURRED_FOR + Duration::from_millis(300), STEP_TIMEOUT).await;
     browser.click("capture").await;
     browser.wait_for_step("liveness", STEP_TIMEOUT).await;
     browser.close().await;

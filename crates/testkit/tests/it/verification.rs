@@ -2,86 +2,12 @@
 //! person passes; a still photo fails liveness; another person's selfie fails face recognition.
 //! Results then read back in Incode's shapes, and personal data only from encrypted blobs.
 
-use reqwest::StatusCode;
-use serde_json::{Value, json};
-use veriframe_synth::camera::Subject;
-use veriframe_testkit::synth::{Act, Holder, film_for, jpeg, passport, photo, subject};
+use serde_json::json;
+use veriframe_testkit::flow::Page;
+use veriframe_testkit::synth::{Act, Holder, jpeg, passport, photo, subject};
 use veriframe_testkit::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(a_genuine_person_is_verified, a_still_photo_fails_liveness, someone_elses_document_fails_face_match);
-
-/// The hosted page's side of the conversation.
-pub struct Page<'a> {
-    app: &'a TestApp,
-    pub token: String,
-    pub session_token: String,
-}
-
-impl<'a> Page<'a> {
-    /// Starts a session the integrator's way and opens its link the page's way.
-    pub async fn open(app: &'a TestApp, start: Value) -> Page<'a> {
-        let mut body = json!({"configurationId": app.flow_id, "countryCode": "ALL"});
-        body.as_object_mut().unwrap().extend(start.as_object().cloned().unwrap_or_default());
-        let started: Value = app
-            .http()
-            .post(app.url("omni/start"))
-            .header("x-api-key", &app.api_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session_token = started["token"].as_str().unwrap().to_owned();
-        let url = app.client.session(&session_token).onboarding_url().await.unwrap().url;
-        let opened = app.open_link(&url).await;
-        assert_eq!(opened["state"]["current"], "consent", "{opened}");
-        assert_eq!(opened["state"]["interviewId"], started["interviewId"]);
-        Page { app, token: opened["flowToken"].as_str().unwrap().to_owned(), session_token }
-    }
-
-    pub async fn post(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.app.http().post(self.app.url(path)).bearer_auth(&self.token).send().await.unwrap();
-        (r.status(), r.json().await.unwrap())
-    }
-
-    pub async fn state(&self) -> Value {
-        let r = self.app.http().get(self.app.url("flow/api/state")).bearer_auth(&self.token).send().await.unwrap();
-        r.json().await.unwrap()
-    }
-
-    pub async fn capture(&self, kind: &str, image: Vec<u8>) -> (StatusCode, Value) {
-        let r = self
-            .app
-            .http()
-            .post(self.app.url(&format!("flow/api/capture/{kind}")))
-            .bearer_auth(&self.token)
-            .header("content-type", "image/jpeg")
-            .body(image)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap())
-    }
-
-    /// Starts a challenge and answers it with the film of `subject` performing `act`.
-    pub async fn liveness(&self, subject: &Subject, act: Act) -> (StatusCode, Value) {
-        let (status, challenge) = self.post("flow/api/challenge").await;
-        assert_eq!(status, 200, "{challenge}");
-        let form = film_for(subject, &challenge, act, 11).form();
-        let r = self
-            .app
-            .http()
-            .post(self.app.url(&format!("flow/api/challenge/{}/frames", challenge["challengeId"].as_str().unwrap())))
-            .bearer_auth(&self.token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap())
-    }
-}
 
 /// Documents, selfies and turns for one person: the passport portrait from one photo, the
 /// selfie and the head turn from another photo of the same person.
@@ -94,8 +20,8 @@ fn person(portrait: &str, selfie: &str, holder: &Holder) -> Person {
     Person { document: jpeg(&passport(&photo(portrait), holder)), selfie_photo: photo(selfie) }
 }
 
-async fn capture_all(page: &Page<'_>, doc: &Person, selfie: &image::RgbImage, act: Act) {
-    let (status, state) = page.post("flow/api/consent").await;
+async fn capture_all(page: &Page, doc: &Person, selfie: &image::RgbImage, act: Act) {
+    let (status, state) = page.post("consent").await;
     assert_eq!((status.as_u16(), state["current"].as_str()), (200, Some("front")), "{state}");
     let (status, front) = page.capture("front", doc.document.clone()).await;
     assert_eq!(status, 200, "{front}");
@@ -107,7 +33,7 @@ async fn capture_all(page: &Page<'_>, doc: &Person, selfie: &image::RgbImage, ac
     let (status, answer) = page.capture("selfie", jpeg(&veriframe_testkit::synth::frontal(selfie).0)).await;
     assert_eq!((status.as_u16(), answer["accepted"].as_bool()), (200, Some(true)), "{answer}");
     assert_eq!(answer["next"], "liveness");
-    let (status, answer) = page.liveness(&subject(selfie), act).await;
+    let (status, answer) = page.liveness(&subject(selfie), act, 11).await;
     assert_eq!(status, 200, "{answer}");
 }
 
@@ -115,20 +41,20 @@ async fn a_genuine_person_is_verified(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let holder = Holder::valid("ERIKSSON", "ANNA MARIA");
     let obama = person("faces/obama_3.jpg", "faces/obama_1.jpg", &holder);
-    let page = Page::open(&app, json!({"customFields": {"lastName": "Eriksson"}})).await;
+    let (page, session_token) = app.start_page(json!({"customFields": {"lastName": "Eriksson"}})).await;
     let selfie = obama.selfie_photo.clone();
     capture_all(&page, &obama, &selfie, Act::Genuine).await;
     let state = page.state().await;
     assert!(state["completed"].as_array().unwrap().contains(&json!("liveness")), "the turn was accepted: {state}");
     assert_eq!(state["current"], "processing", "every step done: {state}");
 
-    let (status, state) = page.post("flow/api/submit").await;
+    let (status, state) = page.post("submit").await;
     assert_eq!(status, 200, "{state}");
     assert_eq!(state["processing"]["submitted"], true);
     let ran = app.pipeline.run_until_idle(20).await.unwrap();
     assert!(ran >= 3, "document, face and finalize jobs ran ({ran})");
 
-    let session = app.client.session(&page.session_token);
+    let session = app.client.session(&session_token);
     assert_eq!(session.status().await.unwrap().onboarding_status, "ONBOARDING_FINISHED");
     let state = page.state().await;
     assert_eq!(
@@ -221,14 +147,14 @@ fn base64_decode(s: &str) -> Vec<u8> {
 async fn a_still_photo_fails_liveness(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let obama = person("faces/obama_3.jpg", "faces/obama_1.jpg", &Holder::valid("ERIKSSON", "ANNA"));
-    let page = Page::open(&app, json!({})).await;
+    let (page, session_token) = app.start_page(json!({})).await;
     let selfie = obama.selfie_photo.clone();
     capture_all(&page, &obama, &selfie, Act::StillPrint).await;
     let held_still = subject(&selfie);
     // The still sequence is rejected at once, with a reason the person can act on...
     let state = page.state().await;
     assert_eq!(state["current"], "liveness", "{state}");
-    let (_, again) = page.liveness(&held_still, Act::StillPrint).await;
+    let (_, again) = page.liveness(&held_still, Act::StillPrint, 11).await;
     assert_eq!(again["accepted"], false, "{again}");
     assert!(again["problems"].as_array().unwrap().iter().any(|p| p["code"] == "TURN_TOO_SMALL"), "{again}");
     // ...until the retries run out; then it is taken as it is and fails verification.
@@ -237,16 +163,16 @@ async fn a_still_photo_fails_liveness(backend: Backend) {
         if answer["accepted"] == true {
             break;
         }
-        answer = page.liveness(&held_still, Act::StillPrint).await.1;
+        answer = page.liveness(&held_still, Act::StillPrint, 11).await.1;
     }
     assert_eq!(answer["accepted"], true, "accepted once retries ran out: {answer}");
-    page.post("flow/api/submit").await;
+    page.post("submit").await;
     app.pipeline.run_until_idle(20).await.unwrap();
-    let score = app.client.session(&page.session_token).score().await.unwrap();
+    let score = app.client.session(&session_token).score().await.unwrap();
     assert_eq!(score.liveness.as_ref().unwrap().overall.status, "FAIL", "{score:#?}");
     assert_eq!(score.overall.status, "FAIL");
     assert!(score.reason_msg.contains("liveness"), "{}", score.reason_msg);
-    assert_eq!(app.client.session(&page.session_token).finish().await.unwrap().action, "rejected");
+    assert_eq!(app.client.session(&session_token).finish().await.unwrap().action, "rejected");
 }
 
 async fn someone_elses_document_fails_face_match(backend: Backend) {
@@ -255,13 +181,13 @@ async fn someone_elses_document_fails_face_match(backend: Backend) {
     // A valid passport whose portrait is another person, presented by someone who passes the
     // selfie and the head turn: only the 1:1 match can catch it.
     let borrowed = person("faces/harington_1.jpg", "faces/obama_1.jpg", &holder);
-    let page = Page::open(&app, json!({})).await;
+    let (page, session_token) = app.start_page(json!({})).await;
     let selfie = borrowed.selfie_photo.clone();
     capture_all(&page, &borrowed, &selfie, Act::Genuine).await;
-    let (status, state) = page.post("flow/api/submit").await;
+    let (status, state) = page.post("submit").await;
     assert_eq!(status, 200, "the turn itself was fine: {state}");
     app.pipeline.run_until_idle(20).await.unwrap();
-    let score = app.client.session(&page.session_token).score().await.unwrap();
+    let score = app.client.session(&session_token).score().await.unwrap();
     assert_eq!(score.liveness.as_ref().unwrap().overall.status, "OK", "{score:#?}");
     assert_eq!(score.face_recognition.as_ref().unwrap().overall.status, "FAIL", "{score:#?}");
     assert_eq!(score.overall.status, "FAIL");
