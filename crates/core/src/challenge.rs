@@ -59,6 +59,11 @@ pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 pub const MAX_KEY_FRAME_BYTES: usize = 2 * 1024 * 1024;
 /// How long a challenge may be answered after it was handed out.
 pub const CHALLENGE_TTL: Duration = Duration::minutes(2);
+/// A film turned away because the server was busy renews its challenge for [`CHALLENGE_TTL`]
+/// from that refusal, up to this long after the challenge was handed out: waiting in the
+/// admission queue never costs a person their turn, and whoever keeps the server busy gains at
+/// most this long to forge a film for one challenge.
+pub const CHALLENGE_MAX_LIFETIME: Duration = Duration::minutes(10);
 
 /// Which way the person is asked to turn, from their own point of view (their left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

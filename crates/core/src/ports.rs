@@ -212,6 +212,15 @@ pub trait CaptureStore: Send + Sync {
         session: InterviewId,
         id: ChallengeId,
     ) -> StoreResult<Option<ChallengeRecord>>;
+    /// Moves an unanswered challenge's expiry later, to `until`; never earlier, and never for
+    /// an answered one.
+    async fn extend_challenge(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        id: ChallengeId,
+        until: OffsetDateTime,
+    ) -> StoreResult<()>;
     /// Records the person's consent (first time only).
     async fn record_consent(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()>;
     /// Records that the page submitted the session (first time only) and queues its `finalize`

@@ -246,6 +246,11 @@ impl Pipeline {
         Ok(Outcome::Ran(kind))
     }
 
+    /// The CPU pool the pipeline shares with capture checks, for tests that fill it.
+    pub fn cpu_pool(&self) -> &CpuPool {
+        &self.cpu
+    }
+
     /// Missing-work and orphaned-blob repair, for tests and the maintenance task.
     pub fn reconciler(&self) -> &Reconciler {
         &self.reconciler

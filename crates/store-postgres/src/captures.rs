@@ -216,6 +216,27 @@ impl CaptureStore for PostgresStore {
         .transpose()
     }
 
+    async fn extend_challenge(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        id: ChallengeId,
+        until: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE challenges SET expires_at = $1 WHERE tenant_id = $2 AND session_id = $3 AND id = $4
+               AND answered_at IS NULL AND expires_at < $1",
+        )
+        .bind(until)
+        .bind(tenant.to_string())
+        .bind(session.to_string())
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn record_consent(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sessions SET consented_at = COALESCE(consented_at, $1), updated_at = $2 WHERE tenant_id = $3 AND id = $4",

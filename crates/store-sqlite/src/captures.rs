@@ -215,6 +215,28 @@ impl CaptureStore for SqliteStore {
         .transpose()
     }
 
+    async fn extend_challenge(
+        &self,
+        tenant: TenantId,
+        session: InterviewId,
+        id: ChallengeId,
+        until: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE challenges SET expires_at = ? WHERE tenant_id = ? AND session_id = ? AND id = ?
+               AND answered_at IS NULL AND expires_at < ?",
+        )
+        .bind(ms(until))
+        .bind(tenant.to_string())
+        .bind(session.to_string())
+        .bind(id.to_string())
+        .bind(ms(until))
+        .execute(self.writer())
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn record_consent(&self, tenant: TenantId, session: InterviewId, at: OffsetDateTime) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sessions SET consented_at = COALESCE(consented_at, ?), updated_at = ? WHERE tenant_id = ? AND id = ?",

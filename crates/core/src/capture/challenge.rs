@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use super::{CaptureOutcome, CaptureSource, Capturing, analyze_error, blob_error};
 use crate::auth::FlowAuth;
 use crate::blob::BlobKey;
-use crate::challenge::{CHALLENGE_TTL, Film, HEAD_TURN_FILM, TurnDirection};
+use crate::challenge::{CHALLENGE_MAX_LIFETIME, CHALLENGE_TTL, Film, HEAD_TURN_FILM, TurnDirection};
 use crate::ids::{CaptureId, ChallengeId};
-use crate::ports::{CaptureRecord, ChallengeRecord, FilmCheck};
+use crate::ports::{AnalyzeError, CaptureRecord, ChallengeRecord, FilmCheck};
 use crate::service::{ServiceError, ServiceResult};
 use crate::verification::CaptureKind;
 
@@ -81,7 +81,18 @@ impl Capturing {
         }
         let selfie = self.latest_selfie(flow).await?;
         let check = FilmCheck { direction: record.direction, prompt_at_ms: record.prompt_at_ms, film, selfie };
-        let checked = self.analyzer.check_film(check).await.map_err(analyze_error)?;
+        let checked = match self.analyzer.check_film(check).await {
+            Ok(checked) => checked,
+            // Turned away for load: the time spent waiting for room is not the person's.
+            Err(AnalyzeError::Busy { retry_after }) => {
+                let until = (now + CHALLENGE_TTL).min(record.created_at + CHALLENGE_MAX_LIFETIME);
+                if until > record.expires_at {
+                    self.store().extend_challenge(flow.tenant_id(), flow.session_id(), challenge, until).await?;
+                }
+                return Err(ServiceError::Busy { retry_after });
+            }
+            Err(e) => return Err(analyze_error(e)),
+        };
         let accept = checked.problems.is_empty() || state.retries.liveness == 0;
         // Blobs first: the commit may only name bytes that are already stored. A rejected
         // attempt keeps no image, only its verdict.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use veriframe_api_types::OnboardingLinkSecret;
 use veriframe_http::throttle::{Rate, TenantLimits};
-use veriframe_testkit::synth::{frontal, jpeg, photo};
+use veriframe_testkit::synth::{Act, film_for, frontal, jpeg, photo, subject};
 use veriframe_testkit::{Backend, TestApp, on_both_backends};
 
 use crate::errors::expect_error;
@@ -19,6 +19,7 @@ on_both_backends!(
     executive_accounts_lock_after_repeated_failures,
     tenant_limits_apply_to_api_keys_but_never_to_polling,
     a_crowd_of_uploads_gets_a_fast_503,
+    a_film_turned_away_busy_keeps_its_challenge,
     huge_images_are_refused_before_decoding,
     images_of_every_size_get_an_answer,
     text_with_nul_is_refused_alike,
@@ -191,6 +192,89 @@ async fn a_crowd_of_uploads_gets_a_fast_503(backend: Backend) {
         }
     }
     assert!(checked >= 1 && busy >= 1, "{checked} checked, {busy} refused");
+}
+
+/// A film turned away because every CPU slot is taken renews its challenge: the person's wait
+/// for room is not counted against them. Renewal stops ten minutes after the challenge was
+/// handed out, so keeping the server busy buys a forger no more than that.
+async fn a_film_turned_away_busy_keeps_its_challenge(backend: Backend) {
+    let app = TestApp::spawn_configured(backend, 0, |config| {
+        config.admission.cpu_queue = Some(0);
+        config.admission.cpu_max_wait_seconds = 0;
+    })
+    .await;
+    let face = photo("faces/obama_1.jpg");
+    let (page, _) = app.start_page(json!({})).await;
+    page.consent().await;
+    let answer = |challenge: &Value, key: &str| {
+        let id = challenge["challengeId"].as_str().unwrap();
+        let form = film_for(&subject(&face), challenge, Act::Genuine, 5).form();
+        let r = page.request(reqwest::Method::POST, &format!("challenge/{id}/frames"));
+        r.header("idempotency-key", key.to_owned()).multipart(form).send()
+    };
+    // Every slot held by work that waits for a signal.
+    let pool = app.pipeline.cpu_pool().clone();
+    let fill = || {
+        let mut releases = Vec::new();
+        let mut held = Vec::new();
+        for _ in 0..pool.size() {
+            let (release, wait) = tokio::sync::oneshot::channel::<()>();
+            let pool = pool.clone();
+            held.push(tokio::spawn(async move { pool.run_job(move || wait.blocking_recv()).await }));
+            releases.push(release);
+        }
+        (releases, held)
+    };
+    let until_full = || async {
+        while pool.free_slots() > 0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    type Held = tokio::task::JoinHandle<
+        Result<Result<(), tokio::sync::oneshot::error::RecvError>, veriframe_pipeline::CpuError>,
+    >;
+    let drain = |(releases, held): (Vec<tokio::sync::oneshot::Sender<()>>, Vec<Held>)| async move {
+        for r in releases {
+            r.send(()).expect("the holder waits");
+        }
+        for h in held {
+            h.await.unwrap().unwrap().unwrap();
+        }
+    };
+
+    // Turned away near the end of its two minutes; answered after them.
+    let (status, challenge) = page.post("challenge").await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    app.clock.advance(Duration::seconds(110));
+    let full = fill();
+    until_full().await;
+    expect_refusal(answer(&challenge, "turn-1").await.unwrap(), StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY").await;
+    drain(full).await;
+    app.clock.advance(Duration::seconds(60));
+    let r = answer(&challenge, "turn-1").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let turned: Value = r.json().await.unwrap();
+    assert_eq!(turned["accepted"], true, "the renewed challenge was answered: {turned}");
+
+    // A challenge is never renewed past ten minutes.
+    let (page, _) = app.start_page(json!({})).await;
+    page.consent().await;
+    let (status, challenge) = page.post("challenge").await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let id = challenge["challengeId"].as_str().unwrap();
+    let send = || {
+        let form = film_for(&subject(&face), &challenge, Act::Genuine, 5).form();
+        page.request(reqwest::Method::POST, &format!("challenge/{id}/frames")).multipart(form).send()
+    };
+    for _ in 0..5 {
+        app.clock.advance(Duration::seconds(115));
+        let full = fill();
+        until_full().await;
+        expect_refusal(send().await.unwrap(), StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY").await;
+        drain(full).await;
+    }
+    app.clock.advance(Duration::seconds(30));
+    expect_error(send().await.unwrap(), StatusCode::BAD_REQUEST, "expired").await;
 }
 
 /// A 7000×7000 PNG (49 MP, a few hundred kB) is refused from its header: nothing is decoded,

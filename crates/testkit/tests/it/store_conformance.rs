@@ -322,6 +322,14 @@ async fn captures_and_challenges(backend: Backend) {
     let other = tenant("beta");
     s.create_tenant(&other).await.unwrap();
     assert_eq!(s.challenge(other.id, one.id, challenge.id).await.unwrap(), None);
+    // Renewed only later, and only by its own tenant.
+    let later = challenge.expires_at + Duration::minutes(1);
+    s.extend_challenge(other.id, one.id, challenge.id, later + Duration::minutes(1)).await.unwrap();
+    s.extend_challenge(t.id, one.id, challenge.id, later).await.unwrap();
+    s.extend_challenge(t.id, one.id, challenge.id, challenge.expires_at).await.unwrap();
+    let renewed = s.challenge(t.id, one.id, challenge.id).await.unwrap().unwrap();
+    assert_eq!(renewed, ChallengeRecord { expires_at: later, ..challenge.clone() });
+    let challenge = renewed;
 
     let rejected = CaptureRecord {
         id: CaptureId::generate(now()),

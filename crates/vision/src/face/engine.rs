@@ -275,9 +275,17 @@ impl FaceEngine {
             tracked = self.track(frames, detector, mirrored)?;
         }
         let (measures, detections): (Vec<FrameMeasure>, Vec<Option<Detection>>) = tracked.into_iter().unzip();
-        // The start's face: the key frame's, else the first frame's.
+        // The start's face: the key frame's, else the first frame's. The key frame is a selfie
+        // (the face fills the guide), so the selfie detector finds it at a fraction of the
+        // full-range model's cost; the full-range one looks only when it does not.
         let key_face = match key {
-            Some(image) => largest(&self.detect(image, DetectorKind::Full256)?).copied().map(|d| (image, d)),
+            Some(image) => {
+                let mut found = largest(&self.detect(image, kind)?).copied();
+                if found.is_none() && kind != DetectorKind::Full256 {
+                    found = largest(&self.detect(image, DetectorKind::Full256)?).copied();
+                }
+                found.map(|d| (image, d))
+            }
             None => None,
         };
         let start_face = key_face.or_else(|| frames.first().zip(detections[0]).map(|((_, image), d)| (image, d)));
@@ -318,42 +326,49 @@ impl FaceEngine {
         })
     }
 
-    /// Detects the main face of each frame with one model.
+    /// Detects the main face of each frame with one model. One small frame's detection is too
+    /// little work to spread over cores, so the frames are measured side by side instead, on the
+    /// models' own thread pool.
     fn track(
         &self,
         frames: &[(u32, RgbImage)],
         kind: DetectorKind,
         mirrored: bool,
     ) -> Result<Vec<(FrameMeasure, Option<Detection>)>, FaceError> {
+        use rayon::prelude::*;
         let rules = &self.options.challenge;
-        frames
-            .iter()
-            .map(|(at_ms, frame)| {
-                // Turned faces score lower (down to ~0.65 at 45°), so search at the rule's floor.
-                let faces = self.detector(kind).detect(frame, rules.min_detection_score)?;
-                let main = largest(&faces).copied().and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
-                let competing = main
-                    .is_some_and(|(d, _)| faces.iter().any(|o| o.bbox != d.bbox && o.bbox.width >= 0.5 * d.bbox.width));
-                let face = main.map(|(d, pose)| {
-                    let c = d.bbox.center();
-                    let kp = &d.keypoints;
-                    FaceTrack {
-                        score: d.score,
-                        yaw: if mirrored { -pose.yaw } else { pose.yaw },
-                        roll_deg: pose.roll_deg,
-                        center_x: c.x,
-                        center_y: c.y,
-                        face_width: d.bbox.width,
-                        inter_eye: kp.inter_eye_distance(),
-                        eye_mouth: kp.right_eye.mid(kp.left_eye).dist(kp.mouth),
-                    }
-                });
-                Ok((
-                    FrameMeasure { at_ms: *at_ms, faces: faces.len(), competing_face: competing, face },
-                    main.map(|(d, _)| d),
-                ))
-            })
-            .collect()
+        rten::thread_pool().run(|| {
+            frames
+                .par_iter()
+                .map(|(at_ms, frame)| {
+                    // Turned faces score lower (down to ~0.65 at 45°), so search at the rule's floor.
+                    let faces = self.detector(kind).detect(frame, rules.min_detection_score)?;
+                    let main =
+                        largest(&faces).copied().and_then(|d| Pose::from_keypoints(&d.keypoints).map(|p| (d, p)));
+                    let competing = main.is_some_and(|(d, _)| {
+                        faces.iter().any(|o| o.bbox != d.bbox && o.bbox.width >= 0.5 * d.bbox.width)
+                    });
+                    let face = main.map(|(d, pose)| {
+                        let c = d.bbox.center();
+                        let kp = &d.keypoints;
+                        FaceTrack {
+                            score: d.score,
+                            yaw: if mirrored { -pose.yaw } else { pose.yaw },
+                            roll_deg: pose.roll_deg,
+                            center_x: c.x,
+                            center_y: c.y,
+                            face_width: d.bbox.width,
+                            inter_eye: kp.inter_eye_distance(),
+                            eye_mouth: kp.right_eye.mid(kp.left_eye).dist(kp.mouth),
+                        }
+                    });
+                    Ok((
+                        FrameMeasure { at_ms: *at_ms, faces: faces.len(), competing_face: competing, face },
+                        main.map(|(d, _)| d),
+                    ))
+                })
+                .collect()
+        })
     }
 }
 

@@ -202,7 +202,11 @@ async fn a_challenge_is_answered_once(backend: Backend) {
     assert_eq!(found.and_then(|c| c.liveness), stored.capture.liveness, "the verdict is stored with the film");
     assert_eq!(s.commit_capture(&answer("frame-b")).await.unwrap(), Committed::ChallengeAlreadyAnswered);
     assert_eq!(s.captures(t, one).await.unwrap().len(), 2, "the second answer stored nothing");
-    assert!(s.challenge(t, one, challenge.id).await.unwrap().unwrap().answered_at.is_some());
+    let answered = s.challenge(t, one, challenge.id).await.unwrap().unwrap();
+    assert!(answered.answered_at.is_some());
+    // An answered challenge is never renewed.
+    s.extend_challenge(t, one, challenge.id, answered.expires_at + Duration::minutes(5)).await.unwrap();
+    assert_eq!(s.challenge(t, one, challenge.id).await.unwrap().unwrap(), answered);
 }
 
 async fn reconcile_candidates_are_sessions_missing_work(backend: Backend) {
