@@ -275,17 +275,9 @@ impl FaceEngine {
             tracked = self.track(frames, detector, mirrored)?;
         }
         let (measures, detections): (Vec<FrameMeasure>, Vec<Option<Detection>>) = tracked.into_iter().unzip();
-        // The start's face: the key frame's, else the first frame's. The key frame is a selfie
-        // (the face fills the guide), so the selfie detector finds it at a fraction of the
-        // full-range model's cost; the full-range one looks only when it does not.
+        // The start's face: the key frame's, else the first frame's.
         let key_face = match key {
-            Some(image) => {
-                let mut found = largest(&self.detect(image, kind)?).copied();
-                if found.is_none() && kind != DetectorKind::Full256 {
-                    found = largest(&self.detect(image, DetectorKind::Full256)?).copied();
-                }
-                found.map(|d| (image, d))
-            }
+            Some(image) => largest(&self.detect(image, DetectorKind::Full256)?).copied().map(|d| (image, d)),
             None => None,
         };
         let start_face = key_face.or_else(|| frames.first().zip(detections[0]).map(|((_, image), d)| (image, d)));
