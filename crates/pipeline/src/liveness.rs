@@ -6,8 +6,8 @@
 use veriframe_core::challenge::{Film, TurnDirection};
 use veriframe_core::ports::{AnalyzeError, CheckedFilm, FilmCheck};
 use veriframe_core::verification::{CaptureProblem, LivenessCheck, LivenessFailure, LivenessFindings};
-use veriframe_vision::decode::{DecodeLimits, decode, encode_jpeg};
-use veriframe_vision::face::{LivenessReport, MatchKind};
+use veriframe_vision::decode::{DecodeLimits, encode_jpeg};
+use veriframe_vision::face::{FilmBytes, FilmError, LivenessReport};
 use veriframe_vision::liveness::{self as engine, ChallengeFailure, ChallengeSpec};
 
 use crate::analyzer::STORED_JPEG_QUALITY;
@@ -61,42 +61,22 @@ pub fn problem(f: LivenessFailure) -> CaptureProblem {
 
 /// Judges a film (synchronous; runs on the CPU pool).
 pub fn check_film(engines: &Engines, check: &FilmCheck) -> Result<CheckedFilm, AnalyzeError> {
-    let limits = limits(engines);
-    let bad = |e: veriframe_vision::decode::DecodeError| AnalyzeError::BadImage(format!("not a usable frame: {e}"));
-    let frames = check
-        .film
-        .frames()
-        .iter()
-        .map(|f| decode(&f.bytes, &limits).map(|d| (f.at_ms, d.image)).map_err(bad))
-        .collect::<Result<Vec<_>, _>>()?;
-    let key = check.film.key().map(|k| decode(k, &limits).map(|d| d.image).map_err(bad)).transpose()?;
+    let frames: Vec<(u32, &[u8])> = check.film.frames().iter().map(|f| (f.at_ms, f.bytes.as_slice())).collect();
+    let film = FilmBytes { frames: &frames, key: check.film.key(), selfie: check.selfie.as_deref() };
     let spec = ChallengeSpec {
         direction: direction(check.direction),
         prompt_at_ms: check.prompt_at_ms,
         after_prompt_ms: veriframe_core::challenge::HEAD_TURN_FILM.after_prompt_ms,
         interval_ms: veriframe_core::challenge::HEAD_TURN_FILM.interval_ms,
     };
-    let internal = |e: veriframe_vision::face::FaceError| AnalyzeError::Internal(e.to_string());
-    let report = engines.face.head_turn(&frames, key.as_ref(), &spec, false).map_err(internal)?;
-    let selfie = check
-        .selfie
-        .as_deref()
-        .map(|bytes| decode(bytes, &limits).map(|d| d.image))
-        .transpose()
-        .map_err(|e| AnalyzeError::Internal(format!("stored selfie: {e}")))?;
-    let selfie_face = selfie.as_ref().map(|s| engines.face.analyze_selfie(s)).transpose().map_err(internal)?;
-    let selfie_face = selfie_face.and_then(|a| a.primary);
-    let selfie_pad = match (&selfie, &selfie_face) {
-        (Some(image), Some(face)) => engines.face.passive_pad(image, &face.detection).map_err(internal)?,
-        _ => None,
-    };
-    let selfie_match = match (&report.start_embedding, &selfie_face) {
-        (Some(start), Some(face)) => Some(engines.face.compare(start, &face.embedding, MatchKind::Selfie)),
-        _ => None,
-    };
-    let findings = findings(&report, frames.len(), selfie_pad.map(|p| p.live_score), selfie_match);
+    let verdict = engines.face.judge_film(&film, &spec, &limits(engines)).map_err(|e| match e {
+        FilmError::Frame(_) => AnalyzeError::BadImage(e.to_string()),
+        FilmError::Selfie(_) | FilmError::Face(_) => AnalyzeError::Internal(e.to_string()),
+    })?;
+    let findings =
+        findings(&verdict.report, verdict.frames, verdict.selfie_pad.map(|p| p.live_score), verdict.selfie_match);
     let problems = problems(&findings);
-    let key_jpeg = key.as_ref().map(|k| encode_jpeg(k, STORED_JPEG_QUALITY)).transpose();
+    let key_jpeg = verdict.key.as_ref().map(|k| encode_jpeg(k, STORED_JPEG_QUALITY)).transpose();
     let key_jpeg = key_jpeg.map_err(|e| AnalyzeError::Internal(e.to_string()))?;
     Ok(CheckedFilm { problems, findings, key_jpeg, film_blob: encode_film(&check.film) })
 }

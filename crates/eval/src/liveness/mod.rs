@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use veriframe_core::challenge::{FilmSpec, HEAD_TURN_FILM};
 use veriframe_synth::Rng;
 use veriframe_synth::sampling::FrameSampling;
-use veriframe_vision::decode::{DecodeLimits, decode};
-use veriframe_vision::face::DetectorKind;
+use veriframe_vision::decode::{DecodeLimits, encode_jpeg};
 use veriframe_vision::face::engine::largest;
+use veriframe_vision::face::{DetectorKind, FilmBytes};
 use veriframe_vision::liveness::{ChallengeRules, ChallengeSpec, TurnDirection, TurnMeasures, judge};
 
 use crate::setup;
@@ -131,6 +131,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             continue;
         };
         let subject = scenes::subject(&photo, &face.keypoints);
+        // The session's selfie, as the server holds it: the person's photo as a stored JPEG.
+        let selfie = encode_jpeg(&photo, 85)?;
         for act in scenes::acts() {
             if !args.only.is_empty() && !args.only.iter().any(|o| o == act.tag()) {
                 continue;
@@ -149,15 +151,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     after_prompt_ms: capture.after_prompt_ms,
                     interval_ms: capture.interval_ms,
                 };
+                let frames: Vec<(u32, &[u8])> =
+                    recorded.frames.iter().zip(&recorded.at_ms).map(|(bytes, at)| (*at, bytes.as_slice())).collect();
+                let film = FilmBytes { frames: &frames, key: Some(&recorded.key), selfie: Some(&selfie) };
+                // Timed as the server's verdict: decoding, the turn, PAD and the selfie comparison.
                 let started = Instant::now();
-                let frames = recorded
-                    .frames
-                    .iter()
-                    .zip(&recorded.at_ms)
-                    .map(|(bytes, at)| Ok((*at, decode(bytes, &DecodeLimits::default())?.image)))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let key = decode(&recorded.key, &DecodeLimits::default())?.image;
-                let outcome = engine.head_turn(&frames, Some(&key), &spec, false)?;
+                let outcome = engine.judge_film(&film, &spec, &DecodeLimits::default())?.report;
                 let verdict_ms = started.elapsed().as_secs_f64() * 1000.0;
                 let verdict = judge(&outcome.measures, &spec, &rules);
                 let bytes = recorded.frames.iter().map(Vec::len).sum::<usize>() + recorded.key.len();

@@ -268,7 +268,14 @@ impl FaceEngine {
         let rules = &self.options.challenge;
         let kind = self.options.selfie_detector;
         let mut detector = kind;
-        let mut tracked = self.track(frames, kind, mirrored)?;
+        // The key frame's face does not depend on the track: find it alongside.
+        let (tracked, key_faces) = rten::thread_pool().run(|| {
+            rayon::join(
+                || self.track(frames, kind, mirrored),
+                || key.map(|image| self.detect(image, DetectorKind::Full256)).transpose(),
+            )
+        });
+        let mut tracked = tracked?;
         let missing = tracked.iter().filter(|(m, _)| m.face.is_none()).count();
         if kind != DetectorKind::Full256 && missing as f32 > rules.max_missing_share * frames.len() as f32 {
             detector = DetectorKind::Full256;
@@ -276,9 +283,9 @@ impl FaceEngine {
         }
         let (measures, detections): (Vec<FrameMeasure>, Vec<Option<Detection>>) = tracked.into_iter().unzip();
         // The start's face: the key frame's, else the first frame's.
-        let key_face = match key {
-            Some(image) => largest(&self.detect(image, DetectorKind::Full256)?).copied().map(|d| (image, d)),
-            None => None,
+        let key_face = match (key, key_faces?) {
+            (Some(image), Some(faces)) => largest(&faces).copied().map(|d| (image, d)),
+            _ => None,
         };
         let start_face = key_face.or_else(|| frames.first().zip(detections[0]).map(|((_, image), d)| (image, d)));
         let mut start_embedding = None;

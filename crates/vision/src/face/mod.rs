@@ -4,11 +4,13 @@ pub mod align;
 pub mod blazeface;
 pub mod dlib;
 pub mod engine;
+pub mod film;
 pub mod matching;
 pub mod quality;
 
 pub use blazeface::{BoundingBox, Detection, DetectorKind, Keypoints, Point};
 pub use engine::{AnalyzedFace, EngineOptions, FaceAnalysis, FaceEngine, FaceError, LivenessReport, crop_face};
+pub use film::{FilmBytes, FilmError, FilmVerdict};
 pub use matching::{FaceMatch, MatchKind, MatchPolicy};
 pub use quality::{CaptureIssue, CaptureThresholds, FaceQuality, Pose, selfie_issues};
 
