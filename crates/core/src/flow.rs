@@ -181,33 +181,32 @@ impl FlowConfig {
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
-
-    /// Parses a flow definition written by a person (CLI `flows create`), then checks it.
-    pub fn from_json(json: &str) -> Result<Self, Vec<InvalidValue>> {
-        let config: FlowConfig =
-            serde_json::from_str(json).map_err(|e| vec![InvalidValue::new("flow", e.to_string())])?;
-        config.check()?;
-        Ok(config)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// What `veriframe flows create` does with a file.
+    fn from_json(json: &str) -> Result<FlowConfig, Vec<InvalidValue>> {
+        let config: FlowConfig =
+            serde_json::from_str(json).map_err(|e| vec![InvalidValue::new("flow", e.to_string())])?;
+        config.check()?;
+        Ok(config)
+    }
+
     #[test]
     fn default_config_is_valid_and_round_trips() {
         let config = FlowConfig::default();
         config.check().unwrap();
         let json = serde_json::to_string(&config).unwrap();
-        assert_eq!(FlowConfig::from_json(&json).unwrap(), config);
+        assert_eq!(from_json(&json).unwrap(), config);
     }
 
     #[test]
     fn partial_json_takes_defaults() {
         let config =
-            FlowConfig::from_json(r#"{"modules":{"liveness":false},"allowedOrigins":["https://shop.example.com/"]}"#)
-                .unwrap();
+            from_json(r#"{"modules":{"liveness":false},"allowedOrigins":["https://shop.example.com/"]}"#).unwrap();
         assert!(!config.modules.liveness);
         assert!(config.modules.face_match);
         assert_eq!(config.allowed_origins[0].as_str(), "https://shop.example.com");
@@ -216,10 +215,10 @@ mod tests {
 
     #[test]
     fn mistakes_are_reported() {
-        assert!(FlowConfig::from_json(r#"{"modulez":{}}"#).is_err());
-        assert!(FlowConfig::from_json(r#"{"redirectionUrl":"javascript:alert(1)"}"#).is_err());
-        assert!(FlowConfig::from_json(r#"{"allowedOrigins":["https://a.com/path"]}"#).is_err());
-        let problems = FlowConfig::from_json(
+        assert!(from_json(r#"{"modulez":{}}"#).is_err());
+        assert!(from_json(r#"{"redirectionUrl":"javascript:alert(1)"}"#).is_err());
+        assert!(from_json(r#"{"allowedOrigins":["https://a.com/path"]}"#).is_err());
+        let problems = from_json(
             r#"{"modules":{"selfie":false},"thresholds":{"faceMatchOk":50,"faceMatchWarn":60},"capture":{"idCaptureTimeout":1}}"#,
         )
         .unwrap_err();

@@ -235,15 +235,18 @@ impl CustomFields {
     pub const MAX_KEY_LEN: usize = 64;
     pub const MAX_VALUE_LEN: usize = 1024;
 
-    /// Accepts a JSON object whose values are strings, numbers, booleans or null (dropped).
-    pub fn parse(value: &serde_json::Value) -> Result<Self, InvalidValue> {
+    /// Accepts the entries of a flat object: scalars are kept as text, nulls are dropped, and a
+    /// nested object or list is refused. The wire format's own parsing happens at the edge.
+    pub fn parse<I>(entries: I) -> Result<Self, InvalidValue>
+    where
+        I: ExactSizeIterator<Item = (String, FieldValue)>,
+    {
         let err = |reason: &str| InvalidValue::new("customFields", reason);
-        let object = value.as_object().ok_or_else(|| err("expected a flat JSON object"))?;
-        if object.len() > Self::MAX_FIELDS {
+        if entries.len() > Self::MAX_FIELDS {
             return Err(err("at most 50 fields"));
         }
         let mut fields = BTreeMap::new();
-        for (key, value) in object {
+        for (key, value) in entries {
             let key_ok = !key.is_empty()
                 && key.len() <= Self::MAX_KEY_LEN
                 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
@@ -251,11 +254,9 @@ impl CustomFields {
                 return Err(err("keys are 1 to 64 characters of letters, digits, '_', '-' or '.'"));
             }
             let text = match value {
-                serde_json::Value::Null => continue,
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => return Err(err("values must be strings, numbers or booleans")),
+                FieldValue::Null => continue,
+                FieldValue::Scalar(text) => text,
+                FieldValue::Structured => return Err(err("values must be strings, numbers or booleans")),
             };
             if text.chars().count() > Self::MAX_VALUE_LEN {
                 return Err(err("values are at most 1024 characters"));
@@ -263,9 +264,14 @@ impl CustomFields {
             if text.contains('\0') {
                 return Err(err("values may not contain NUL characters"));
             }
-            fields.insert(key.clone(), text);
+            fields.insert(key, text);
         }
         Ok(Self(fields))
+    }
+
+    /// The error for a `customFields` that is not an object at all.
+    pub fn not_an_object() -> InvalidValue {
+        InvalidValue::new("customFields", "expected a flat JSON object")
     }
 
     pub fn from_stored(fields: BTreeMap<String, String>) -> Self {
@@ -281,6 +287,17 @@ impl CustomFields {
     }
 }
 
+/// One `customFields` value as the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    /// Dropped, as if the key were absent.
+    Null,
+    /// A string, number or boolean, written as text.
+    Scalar(String),
+    /// An object or a list: not accepted.
+    Structured,
+}
+
 impl fmt::Debug for CustomFields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CustomFields({} fields)", self.0.len())
@@ -290,7 +307,6 @@ impl fmt::Debug for CustomFields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn country_codes() {
@@ -348,13 +364,19 @@ mod tests {
 
     #[test]
     fn custom_fields() {
-        let fields = CustomFields::parse(&json!({"firstName": "Ana", "age": 31, "vip": true, "skip": null})).unwrap();
+        let text = |s: &str| FieldValue::Scalar(s.to_owned());
+        let entries = vec![
+            ("firstName".to_owned(), text("Ana")),
+            ("age".to_owned(), text("31")),
+            ("vip".to_owned(), text("true")),
+            ("skip".to_owned(), FieldValue::Null),
+        ];
+        let fields = CustomFields::parse(entries.into_iter()).unwrap();
         assert_eq!(fields.as_map().len(), 3);
         assert_eq!(fields.as_map()["age"], "31");
-        assert!(CustomFields::parse(&json!(["a"])).is_err());
-        assert!(CustomFields::parse(&json!({"nested": {"a": 1}})).is_err());
-        assert!(CustomFields::parse(&json!({"bad key": 1})).is_err());
-        let many: serde_json::Map<String, serde_json::Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
-        assert!(CustomFields::parse(&serde_json::Value::Object(many)).is_err());
+        assert!(CustomFields::parse([("nested".to_owned(), FieldValue::Structured)].into_iter()).is_err());
+        assert!(CustomFields::parse([("bad key".to_owned(), text("1"))].into_iter()).is_err());
+        assert!(CustomFields::parse([("k".to_owned(), text("a\0b"))].into_iter()).is_err());
+        assert!(CustomFields::parse((0..51).map(|i| (format!("k{i}"), text("1")))).is_err());
     }
 }

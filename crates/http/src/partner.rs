@@ -14,7 +14,7 @@ use veriframe_core::image_name::ImageName;
 use veriframe_core::results::TooLarge;
 use veriframe_core::scores;
 use veriframe_core::service::{StartSession, Started};
-use veriframe_core::text::{CountryCode, CustomFields, ExternalCustomerId, HttpUrl, Language};
+use veriframe_core::text::{CountryCode, CustomFields, ExternalCustomerId, FieldValue, HttpUrl, Language};
 use veriframe_core::verification::{Date, DocumentData, DocumentFindings};
 
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ fn parse_start(body: wire::StartRequest) -> Result<StartSession, ApiError> {
         .map_err(|e| bad(&e))?;
     let custom_fields = match body.custom_fields {
         None | Some(serde_json::Value::Null) => CustomFields::default(),
-        Some(value) => CustomFields::parse(&value).map_err(|e| bad(&e))?,
+        Some(value) => custom_fields(value).map_err(|e| bad(&e))?,
     };
     Ok(StartSession {
         configuration_id,
@@ -61,6 +61,23 @@ fn parse_start(body: wire::StartRequest) -> Result<StartSession, ApiError> {
         custom_fields,
         resume,
     })
+}
+
+/// `customFields` off the wire: a flat JSON object whose values are strings, numbers, booleans
+/// or null; the rules on keys and values are the domain's.
+fn custom_fields(value: serde_json::Value) -> Result<CustomFields, veriframe_core::text::InvalidValue> {
+    use serde_json::Value;
+    let Value::Object(object) = value else { return Err(CustomFields::not_an_object()) };
+    CustomFields::parse(object.into_iter().map(|(key, value)| {
+        let value = match value {
+            Value::Null => FieldValue::Null,
+            Value::String(s) => FieldValue::Scalar(s),
+            Value::Bool(b) => FieldValue::Scalar(b.to_string()),
+            Value::Number(n) => FieldValue::Scalar(n.to_string()),
+            Value::Array(_) | Value::Object(_) => FieldValue::Structured,
+        };
+        (key, value)
+    }))
 }
 
 fn start_response(started: Started, env: &str) -> wire::StartResponse {

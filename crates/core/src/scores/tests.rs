@@ -1,6 +1,7 @@
 //! The scoring rules, case by case.
 
 use super::*;
+use crate::text::FieldValue;
 use crate::verification::{CheckDigitFindings, DocumentClass, MatchFindings};
 use proptest::prelude::*;
 
@@ -164,7 +165,12 @@ fn minimum_age_and_name_checks() {
     let modules = Modules::default();
     let doc = DocumentFindings { age_years: Some(17), ..good_document() };
     let data = DocumentData { surname: "ERIKSSON".into(), given_names: "ANNA MARIA".into(), ..DocumentData::default() };
-    let fields = CustomFields::parse(&serde_json::json!({"firstName": "Anna María", "lastName": "Erikson"})).unwrap();
+    let fields = CustomFields::parse(
+        [("firstName", "Anna María"), ("lastName", "Erikson")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), FieldValue::Scalar(v.to_owned()))),
+    )
+    .unwrap();
     let thresholds = Effective { minimum_age: Some(18), ..Effective::from(&Thresholds::default()) };
     let s = score(&Inputs {
         modules: &modules,

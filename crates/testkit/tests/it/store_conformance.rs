@@ -77,9 +77,10 @@ pub(crate) fn tenant(client_id: &str) -> Tenant {
 }
 
 pub(crate) fn flow(tenant: &Tenant) -> Flow {
-    let config =
-        FlowConfig::from_json(r#"{"modules":{"liveness":false},"allowedOrigins":["https://shop.example.com"]}"#)
+    let config: FlowConfig =
+        serde_json::from_str(r#"{"modules":{"liveness":false},"allowedOrigins":["https://shop.example.com"]}"#)
             .unwrap();
+    config.check().unwrap();
     Flow { id: FlowId::generate(now()), tenant_id: tenant.id, name: "KYC".into(), config, created_at: now() }
 }
 
@@ -188,12 +189,7 @@ async fn sessions_round_trip_and_stay_in_their_tenant(backend: Backend) {
 async fn status_transitions_are_guarded(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let a = tenant("alpha");
-    s.create_tenant(&a).await.unwrap();
-    let fl = flow(&a);
-    s.create_flow(&fl).await.unwrap();
-    let one = session(&a, &fl);
-    s.create_session(&one).await.unwrap();
+    let Seeded { tenant: a, session: one } = seeded(s).await;
     use OnboardingStatus::*;
     let t1 = now() + Duration::seconds(1);
     assert_eq!(
@@ -224,12 +220,7 @@ async fn status_transitions_are_guarded(backend: Backend) {
 async fn secrets_and_admins(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let a = tenant("alpha");
-    s.create_tenant(&a).await.unwrap();
-    let fl = flow(&a);
-    s.create_flow(&fl).await.unwrap();
-    let one = session(&a, &fl);
-    s.create_session(&one).await.unwrap();
+    let Seeded { tenant: a, session: one } = seeded(s).await;
     let admin = Admin {
         id: AdminId::generate(now()),
         tenant_id: a.id,

@@ -234,7 +234,9 @@ pub async fn flows(ctx: &Context, command: FlowsCommand) -> anyhow::Result<()> {
                     } else {
                         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
                     };
-                    FlowConfig::from_json(&text).map_err(|problems| {
+                    let config: FlowConfig =
+                        serde_json::from_str(&text).context("the flow configuration is not valid JSON")?;
+                    config.check().map(|()| config).map_err(|problems| {
                         anyhow::anyhow!(
                             "invalid flow configuration:\n  {}",
                             problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
