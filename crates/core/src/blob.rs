@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use rand::Rng;
 
 use crate::ids::{InterviewId, TenantId};
+use crate::verification::DocumentData;
 
 /// Where a blob lives: `tenants/<tenant>/sessions/<interview>/<name>-<random>`. Built only from
 /// ids and fixed names, never from user input, so it is always a safe object path.
@@ -101,6 +102,15 @@ pub trait BlobStore: Send + Sync {
     async fn ping(&self) -> Result<(), BlobError>;
     /// Which backend this is, for logs.
     fn backend(&self) -> &'static str;
+}
+
+/// The names and numbers read from a document: personal data, so kept encrypted next to the
+/// images rather than in the database. How they are encoded is the adapter's business.
+#[async_trait]
+pub trait DocumentVault: Send + Sync {
+    async fn put(&self, key: &BlobKey, data: &DocumentData) -> Result<(), BlobError>;
+    /// `None` when there is no such blob; a blob that does not decode is an error.
+    async fn get(&self, key: &BlobKey) -> Result<Option<DocumentData>, BlobError>;
 }
 
 #[cfg(test)]

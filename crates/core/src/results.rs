@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::auth::SessionAccess;
-use crate::blob::BlobStore;
+use crate::blob::{BlobKey, BlobStore, DocumentVault};
 use crate::capture::blob_error;
 use crate::image_name::ImageName;
-use crate::ports::{Store, StoreError};
+use crate::ports::Store;
 use crate::scores::{Scores, score_session};
 use crate::service::{Onboarding, ServiceResult};
 use crate::verification::{DocumentData, DocumentFindings};
@@ -20,6 +20,7 @@ pub const MAX_IMAGES_BYTES: usize = 10 * 1024 * 1024;
 pub struct Results {
     onboarding: Onboarding,
     blobs: Arc<dyn BlobStore>,
+    documents: Arc<dyn DocumentVault>,
 }
 
 impl std::fmt::Debug for Results {
@@ -33,22 +34,17 @@ impl std::fmt::Debug for Results {
 pub struct TooLarge;
 
 impl Results {
-    pub fn new(onboarding: Onboarding, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { onboarding, blobs }
+    pub fn new(onboarding: Onboarding, blobs: Arc<dyn BlobStore>, documents: Arc<dyn DocumentVault>) -> Self {
+        Self { onboarding, blobs, documents }
     }
 
     fn store(&self) -> &Arc<dyn Store> {
         self.onboarding.store()
     }
 
-    async fn document_data_of(&self, key: Option<&crate::blob::BlobKey>) -> ServiceResult<Option<DocumentData>> {
+    async fn document_data_of(&self, key: Option<&BlobKey>) -> ServiceResult<Option<DocumentData>> {
         let Some(key) = key else { return Ok(None) };
-        let bytes = self.blobs.get(key).await.map_err(blob_error)?;
-        bytes
-            .map(|b| {
-                serde_json::from_slice(&b).map_err(|e| StoreError::Other(format!("stored document data: {e}")).into())
-            })
-            .transpose()
+        self.documents.get(key).await.map_err(blob_error)
     }
 
     /// The session's scores: as finalised, or — before that — as the findings stand now.

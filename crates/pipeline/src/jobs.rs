@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Notify;
-use veriframe_core::blob::{BlobError, BlobKey, BlobStore};
+use veriframe_core::blob::{BlobError, BlobKey, BlobStore, DocumentVault as _};
 use veriframe_core::clock::Clock;
 use veriframe_core::flow::Flow;
 use veriframe_core::image_name::ImageName;
@@ -27,6 +27,7 @@ use crate::analyzer::STORED_JPEG_QUALITY;
 use crate::convert;
 use crate::cpu::{CpuError, CpuPool};
 use crate::engines::Engines;
+use crate::vault::JsonDocumentVault;
 
 /// Tunables.
 #[derive(Debug, Clone)]
@@ -97,8 +98,6 @@ enum StepError {
     Face(#[from] FaceError),
     #[error("MRZ reading: {0}")]
     Mrz(#[from] OcrError),
-    #[error("document data: {0}")]
-    DocumentData(#[from] serde_json::Error),
 }
 
 impl StepError {
@@ -129,6 +128,7 @@ impl JobSignal for Wakeup {
 pub struct Pipeline {
     store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
+    documents: JsonDocumentVault,
     engines: Arc<Engines>,
     cpu: CpuPool,
     clock: Arc<dyn Clock>,
@@ -159,7 +159,8 @@ impl Pipeline {
     ) -> Self {
         let worker = format!("{}-{}", std::process::id(), OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000);
         let reconciler = Reconciler::new(store.clone(), blobs.clone(), clock.clone(), wakeup.clone());
-        Self { store, blobs, engines, cpu, clock, settings, wakeup, worker, reconciler }
+        let documents = JsonDocumentVault::new(blobs.clone());
+        Self { store, blobs, documents, engines, cpu, clock, settings, wakeup, worker, reconciler }
     }
 
     /// Claims and runs at most one due job. Tests call this to drain the queue without sleeping.
@@ -423,8 +424,7 @@ impl Pipeline {
         let data_key = match &data {
             Some(data) => {
                 let key = BlobKey::for_session(session.tenant_id, session.id, "document-data");
-                let json = serde_json::to_vec(data)?;
-                self.blobs.put(&key, json).await?;
+                self.documents.put(&key, data).await?;
                 Some(key)
             }
             None => None,
@@ -551,10 +551,7 @@ impl Pipeline {
         }
         let results = self.store.results(session.tenant_id, session.id).await?;
         let document_data: Option<DocumentData> = match &results.document_data {
-            Some(key) => {
-                let bytes = self.blob(key).await?;
-                Some(serde_json::from_slice(&bytes)?)
-            }
+            Some(key) => Some(self.documents.get(key).await?.ok_or_else(|| StepError::MissingBlob(key.clone()))?),
             None => None,
         };
         let scores = score_session(&session.custom_fields, flow, &results, document_data.as_ref());

@@ -13,8 +13,10 @@ pub mod cpu;
 pub mod engines;
 pub mod jobs;
 pub mod liveness;
+pub mod vault;
 
 pub use analyzer::{Analyzer, JpegCropper};
 pub use cpu::{Admission, CpuError, CpuPool};
 pub use engines::Engines;
 pub use jobs::{Outcome, Pipeline, PipelineSettings, Wakeup};
+pub use vault::JsonDocumentVault;

@@ -22,7 +22,7 @@ use veriframe_http::AppState;
 use veriframe_http::middleware::{Guards, MemoryBudget};
 use veriframe_http::throttle::Throttle;
 use veriframe_pipeline::{
-    Admission, Analyzer, CpuError, CpuPool, Engines, JpegCropper, Pipeline, PipelineSettings, Wakeup,
+    Admission, Analyzer, CpuError, CpuPool, Engines, JpegCropper, JsonDocumentVault, Pipeline, PipelineSettings, Wakeup,
 };
 use veriframe_store_postgres::{PostgresSettings, PostgresStore};
 use veriframe_store_sqlite::{SqliteSettings, SqliteStore};
@@ -231,7 +231,8 @@ impl App {
         let analyzer = Arc::new(Analyzer::new(engines.clone(), cpu.clone()));
         let capturing =
             Capturing::new(onboarding.clone(), blobs.clone(), analyzer, Arc::new(JpegCropper), wakeup.clone());
-        let results = Results::new(onboarding.clone(), blobs.clone());
+        let documents = Arc::new(JsonDocumentVault::new(blobs.clone()));
+        let results = Results::new(onboarding.clone(), blobs.clone(), documents);
         let pipeline = Arc::new(Pipeline::new(store, blobs, engines, cpu.clone(), clock, pipeline, wakeup));
         let workers = config.workers.unwrap_or_else(|| cpu.size());
         Ok(Self {
