@@ -7,7 +7,7 @@ use veriframe_core::challenge::{Film, TurnDirection};
 use veriframe_core::ports::{AnalyzeError, CheckedFilm, FilmCheck};
 use veriframe_core::verification::{CaptureProblem, LivenessCheck, LivenessFailure, LivenessFindings};
 use veriframe_vision::decode::{DecodeLimits, encode_jpeg};
-use veriframe_vision::face::{FilmBytes, FilmError, LivenessReport};
+use veriframe_vision::face::{FilmBytes, FilmError, FilmVerdict};
 use veriframe_vision::liveness::{self as engine, ChallengeFailure, ChallengeSpec};
 
 use crate::analyzer::STORED_JPEG_QUALITY;
@@ -73,8 +73,7 @@ pub fn check_film(engines: &Engines, check: &FilmCheck) -> Result<CheckedFilm, A
         FilmError::Frame(_) => AnalyzeError::BadImage(e.to_string()),
         FilmError::Selfie(_) | FilmError::Face(_) => AnalyzeError::Internal(e.to_string()),
     })?;
-    let findings =
-        findings(&verdict.report, verdict.frames, verdict.selfie_pad.map(|p| p.live_score), verdict.selfie_match);
+    let findings = findings(&verdict);
     let problems = problems(&findings);
     let key_jpeg = verdict.key.as_ref().map(|k| encode_jpeg(k, STORED_JPEG_QUALITY)).transpose();
     let key_jpeg = key_jpeg.map_err(|e| AnalyzeError::Internal(e.to_string()))?;
@@ -93,14 +92,10 @@ fn problems(findings: &LivenessFindings) -> Vec<CaptureProblem> {
     out
 }
 
-/// The verdict in the domain's terms. `selfie_live` is passive PAD's live probability on the
-/// selfie; `selfie_match` compares the film's start with the selfie.
-fn findings(
-    report: &LivenessReport,
-    frames: usize,
-    selfie_live: Option<f32>,
-    selfie_match: Option<veriframe_vision::face::FaceMatch>,
-) -> LivenessFindings {
+/// The verdict in the domain's terms.
+fn findings(verdict: &FilmVerdict) -> LivenessFindings {
+    let (report, frames) = (&verdict.report, verdict.frames);
+    let selfie_live = verdict.selfie_pad.map(|p| p.live_score);
     let c = &report.challenge;
     let mut checks = vec![LivenessCheck::HeadTurn];
     let mut failures: Vec<LivenessFailure> = Vec::new();
@@ -117,12 +112,11 @@ fn findings(
     }
     let pad_scores: Vec<f32> = report.passive.map(|p| p.live_score).into_iter().chain(selfie_live).collect();
     let passive_live = pad_scores.iter().copied().reduce(f32::min);
-    let pad_says_spoof = report.passive.is_some_and(|p| !p.is_live) || selfie_live.is_some_and(|s| s < 0.5);
-    if pad_says_spoof {
+    if verdict.pad_says_spoof() {
         failures.push(LivenessFailure::NotLive);
     }
     let mut same_person = c.same_person;
-    if let Some(m) = &selfie_match {
+    if let Some(m) = &verdict.selfie_match {
         checks.push(LivenessCheck::SelfieIdentity);
         if !m.is_match {
             same_person = false;

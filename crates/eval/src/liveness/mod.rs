@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use veriframe_core::challenge::{FilmSpec, HEAD_TURN_FILM};
 use veriframe_synth::Rng;
 use veriframe_synth::sampling::FrameSampling;
-use veriframe_vision::decode::{DecodeLimits, encode_jpeg};
+use veriframe_vision::decode::DecodeLimits;
 use veriframe_vision::face::engine::largest;
 use veriframe_vision::face::{DetectorKind, FilmBytes};
 use veriframe_vision::liveness::{ChallengeRules, ChallengeSpec, TurnDirection, TurnMeasures, judge};
@@ -71,7 +71,10 @@ struct Saved {
     amplitude_deg: f32,
     spec: ChallengeSpec,
     measures: TurnMeasures,
-    pad_live: Option<f32>,
+    /// Passive PAD's say over the attempt (film start and selfie, the server's rule); `None`
+    /// when PAD did not run.
+    #[serde(default)]
+    pad_says_live: Option<bool>,
     upload_bytes: usize,
     verdict_ms: f64,
 }
@@ -105,7 +108,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 &saved.person,
                 saved.amplitude_deg,
                 &verdict,
-                saved.pad_live,
+                saved.pad_says_live,
                 saved.upload_bytes,
                 saved.verdict_ms,
             );
@@ -131,8 +134,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             continue;
         };
         let subject = scenes::subject(&photo, &face.keypoints);
-        // The session's selfie, as the server holds it: the person's photo as a stored JPEG.
-        let selfie = encode_jpeg(&photo, 85)?;
+        // The session's selfie as the server holds it: a frontal camera frame of the person taken
+        // before the film (the page's selfie is a camera frame, not a studio portrait, whose face
+        // fills the image and leaves passive PAD none of the context it was trained with). Its
+        // own random stream leaves the attempts' draws as they were. Attacks keep this genuine
+        // selfie, so their PAD pass rate is the film's alone: the harder case.
+        let mut selfie_rng = Rng::new(args.seed.wrapping_add(0x5e1f_0000 + index as u64));
+        let selfie_take = capture(&film, &mut selfie_rng);
+        let selfie =
+            scenes::record(&subject, Act::Genuine, 1.0, &selfie_take, &key_sampling(&film), &mut selfie_rng).key;
         for act in scenes::acts() {
             if !args.only.is_empty() && !args.only.iter().any(|o| o == act.tag()) {
                 continue;
@@ -156,12 +166,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 let film = FilmBytes { frames: &frames, key: Some(&recorded.key), selfie: Some(&selfie) };
                 // Timed as the server's verdict: decoding, the turn, PAD and the selfie comparison.
                 let started = Instant::now();
-                let outcome = engine.judge_film(&film, &spec, &DecodeLimits::default())?.report;
+                let judged = engine.judge_film(&film, &spec, &DecodeLimits::default())?;
                 let verdict_ms = started.elapsed().as_secs_f64() * 1000.0;
-                let verdict = judge(&outcome.measures, &spec, &rules);
+                let verdict = judge(&judged.report.measures, &spec, &rules);
                 let bytes = recorded.frames.iter().map(Vec::len).sum::<usize>() + recorded.key.len();
-                let pad_live = outcome.passive.map(|p| p.live_score);
-                report.add(&act.name(), &person, recorded.gesture.amplitude_deg, &verdict, pad_live, bytes, verdict_ms);
+                let pad_ran = judged.report.passive.is_some() || judged.selfie_pad.is_some();
+                let pad_says_live = pad_ran.then(|| !judged.pad_says_spoof());
+                report.add(
+                    &act.name(),
+                    &person,
+                    recorded.gesture.amplitude_deg,
+                    &verdict,
+                    pad_says_live,
+                    bytes,
+                    verdict_ms,
+                );
                 if let Some(out) = dump.as_mut() {
                     let saved = Saved {
                         person: person.clone(),
@@ -169,8 +188,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                         attempt,
                         amplitude_deg: recorded.gesture.amplitude_deg,
                         spec,
-                        measures: outcome.measures,
-                        pad_live,
+                        measures: judged.report.measures,
+                        pad_says_live,
                         upload_bytes: bytes,
                         verdict_ms,
                     };

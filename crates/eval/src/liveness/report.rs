@@ -18,8 +18,11 @@ struct Act {
     reasons: BTreeMap<String, usize>,
     /// Per 5° amplitude bucket from 20°: (attempts, passed).
     by_amplitude: BTreeMap<u32, (usize, usize)>,
-    /// Per person, the outcomes in order (sessions are consecutive groups).
-    by_person: BTreeMap<String, Vec<bool>>,
+    /// Per person, the outcomes in order (sessions are consecutive groups): the head turn
+    /// alone, and with passive PAD's say when it ran.
+    by_person: BTreeMap<String, Vec<(bool, bool)>>,
+    /// People passive PAD refused at least once on an attempt whose turn passed.
+    pad_refused: BTreeMap<String, usize>,
     bytes: Vec<usize>,
     verdict_ms: Vec<f64>,
     peaks: Vec<f32>,
@@ -39,16 +42,19 @@ impl Report {
         person: &str,
         amplitude_deg: f32,
         verdict: &ChallengeReport,
-        pad_live: Option<f32>,
+        pad_says_live: Option<bool>,
         bytes: usize,
         verdict_ms: f64,
     ) {
         let a = self.acts.entry(act.to_owned()).or_default();
         a.attempts += 1;
         a.passed += usize::from(verdict.passed);
-        if let Some(p) = pad_live {
+        if let Some(live) = pad_says_live {
             a.pad_ran += 1;
-            a.passed_with_pad += usize::from(verdict.passed && p >= 0.5);
+            a.passed_with_pad += usize::from(verdict.passed && live);
+            if verdict.passed && !live {
+                *a.pad_refused.entry(person.to_owned()).or_default() += 1;
+            }
         }
         for f in &verdict.failures {
             let reason = serde_json::to_value(f).ok().and_then(|v| v["reason"].as_str().map(str::to_owned));
@@ -58,7 +64,8 @@ impl Report {
         let slot = a.by_amplitude.entry(bucket).or_default();
         slot.0 += 1;
         slot.1 += usize::from(verdict.passed);
-        a.by_person.entry(person.to_owned()).or_default().push(verdict.passed);
+        let with_pad = verdict.passed && pad_says_live.unwrap_or(true);
+        a.by_person.entry(person.to_owned()).or_default().push((verdict.passed, with_pad));
         a.bytes.push(bytes);
         a.verdict_ms.push(verdict_ms);
         a.peaks.push(verdict.peak_delta);
@@ -69,28 +76,41 @@ impl Report {
         let _ = writeln!(out, "rules: {}", serde_json::to_string(rules).unwrap_or_default());
         let _ = writeln!(
             out,
-            "{:<30} {:>8} {:>9} {:>10} {:>9} {:>19} {:>9} {:>11}",
-            "act", "attempts", "pass", "with PAD", "sessions", "peak min/p50/max", "KB p50", "verdict p95"
+            "{:<30} {:>8} {:>9} {:>10} {:>9} {:>13} {:>19} {:>9} {:>11}",
+            "act",
+            "attempts",
+            "pass",
+            "with PAD",
+            "sessions",
+            "sess. w/ PAD",
+            "peak min/p50/max",
+            "KB p50",
+            "verdict p95"
         );
         for (name, a) in &self.acts {
-            let sessions: Vec<bool> = a
-                .by_person
-                .values()
-                .flat_map(|outcomes| outcomes.chunks(SESSION_ATTEMPTS).map(|c| c.iter().any(|p| *p)))
-                .collect();
-            let with_pad = if a.pad_ran == a.attempts && a.attempts > 0 {
-                pct(a.passed_with_pad, a.attempts)
+            let sessions = |pick: fn(&(bool, bool)) -> bool| -> String {
+                let s: Vec<bool> = a
+                    .by_person
+                    .values()
+                    .flat_map(|outcomes| outcomes.chunks(SESSION_ATTEMPTS).map(|c| c.iter().any(pick)))
+                    .collect();
+                pct(s.iter().filter(|s| **s).count(), s.len())
+            };
+            let pad_ran = a.pad_ran == a.attempts && a.attempts > 0;
+            let (with_pad, sessions_with_pad) = if pad_ran {
+                (pct(a.passed_with_pad, a.attempts), sessions(|o| o.1))
             } else {
-                "not run".to_owned()
+                ("not run".to_owned(), "not run".to_owned())
             };
             let _ = writeln!(
                 out,
-                "{:<30} {:>8} {:>9} {:>10} {:>9} {:>19} {:>9.0} {:>9.0} ms",
+                "{:<30} {:>8} {:>9} {:>10} {:>9} {:>13} {:>19} {:>9.0} {:>9.0} ms",
                 name,
                 a.attempts,
                 pct(a.passed, a.attempts),
                 with_pad,
-                pct(sessions.iter().filter(|s| **s).count(), sessions.len()),
+                sessions(|o| o.0),
+                sessions_with_pad,
                 {
                     let peaks: Vec<f64> = a.peaks.iter().map(|v| f64::from(*v)).collect();
                     format!("{:.3}/{:.3}/{:.3}", quantile(&peaks, 0.0), median(&peaks), quantile(&peaks, 1.0))
@@ -100,6 +120,10 @@ impl Report {
             );
         }
         for (name, a) in &self.acts {
+            if !a.pad_refused.is_empty() {
+                let people: Vec<String> = a.pad_refused.iter().map(|(p, n)| format!("{p} ×{n}")).collect();
+                let _ = writeln!(out, "  {name}: turn passed but PAD refused: {}", people.join(", "));
+            }
             if a.reasons.is_empty() {
                 continue;
             }

@@ -35,6 +35,15 @@ pub struct FilmVerdict {
     pub selfie_match: Option<FaceMatch>,
 }
 
+impl FilmVerdict {
+    /// Passive PAD's say over the whole attempt: a spoof when the film's start or the selfie is
+    /// not live by the models' own rule (the live class wins). Checks that did not run do not
+    /// count.
+    pub fn pad_says_spoof(&self) -> bool {
+        [self.report.passive, self.selfie_pad].iter().flatten().any(|p| !p.is_live)
+    }
+}
+
 /// Why a film could not be judged.
 #[derive(Debug, thiserror::Error)]
 pub enum FilmError {
