@@ -114,7 +114,7 @@ fn person_of(path: &Path, documents: bool) -> Option<String> {
     (ok && !person.is_empty()).then(|| person.to_owned())
 }
 
-fn list_images(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn list_images(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())

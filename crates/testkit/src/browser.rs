@@ -40,7 +40,7 @@ pub mod flow;
 mod site;
 
 pub use camera::{Camera, Video, i420, letterbox, on_surface};
-pub use site::{ALLOW_ALL, ParentPage, StaticSite};
+pub use site::{ALLOW_ALL, ParentPage, StaticSite, serve_on_free_port};
 
 /// How long a page gets to reach a screen before a wait gives up.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);

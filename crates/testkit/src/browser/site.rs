@@ -8,6 +8,22 @@ use tokio::sync::oneshot;
 // Pages served by the test
 // ---------------------------------------------------------------------------------------------
 
+/// Serves `router` on `127.0.0.1:0` until the returned sender is dropped or fired; returns the
+/// port it got.
+pub async fn serve_on_free_port(router: axum::Router) -> (u16, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind a test site");
+    let port = listener.local_addr().expect("local addr").port();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (port, tx)
+}
+
 /// A tiny web server of fixed HTML pages on `127.0.0.1:0`, stopped on drop.
 #[derive(Debug)]
 pub struct StaticSite {
@@ -28,17 +44,8 @@ impl StaticSite {
                 }),
             );
         }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the test site");
-        let port = listener.local_addr().expect("local addr").port();
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Self { port, shutdown: Some(tx) }
+        let (port, shutdown) = serve_on_free_port(router).await;
+        Self { port, shutdown: Some(shutdown) }
     }
 
     /// The site's origin under the name `localhost` — a different site from `127.0.0.1`.

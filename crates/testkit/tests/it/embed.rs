@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use veriframe_testkit::browser::{Browser, Options, STEP_TIMEOUT};
+use veriframe_testkit::browser::{Browser, Options, STEP_TIMEOUT, serve_on_free_port};
 use veriframe_testkit::{Backend, TestApp, engines};
 
 /// How often the status endpoint must be asked before it answers `ONBOARDING_FINISHED`.
@@ -134,17 +134,8 @@ impl Integrator {
             )
             .route("/moved", axum::routing::get(|State(s): State<SiteState>| async move { Redirect::to(&s.moved_to) }))
             .with_state(state);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the integrator's site");
-        let port = listener.local_addr().expect("local addr").port();
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Self { port, polls, shutdown: Some(tx) }
+        let (port, shutdown) = serve_on_free_port(router).await;
+        Self { port, polls, shutdown: Some(shutdown) }
     }
 
     /// The page, on the integrator's site (`localhost`, not our `127.0.0.1`).
