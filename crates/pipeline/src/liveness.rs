@@ -94,7 +94,8 @@ fn problems(findings: &LivenessFindings) -> Vec<CaptureProblem> {
 
 /// The verdict in the domain's terms.
 fn findings(verdict: &FilmVerdict) -> LivenessFindings {
-    let (report, frames) = (&verdict.report, verdict.frames);
+    let report = &verdict.report;
+    let frames = report.measures.frames.len();
     let selfie_live = verdict.selfie_pad.map(|p| p.live_score);
     let c = &report.challenge;
     let mut checks = vec![LivenessCheck::HeadTurn];

@@ -24,9 +24,8 @@ pub struct FilmBytes<'a> {
 /// Everything one film tells.
 #[derive(Debug)]
 pub struct FilmVerdict {
+    /// The turn; its measures hold one entry per decoded frame.
     pub report: LivenessReport,
-    /// How many frames were decoded.
-    pub frames: usize,
     /// The decoded key frame, stored as the liveness image.
     pub key: Option<RgbImage>,
     /// Passive PAD on the selfie's face.
@@ -89,7 +88,7 @@ impl FaceEngine {
             (Some(start), Some(face)) => Some(self.compare(start, &face.embedding, MatchKind::Selfie)),
             _ => None,
         };
-        Ok(FilmVerdict { report, frames: frames.len(), key, selfie_pad, selfie_match })
+        Ok(FilmVerdict { report, key, selfie_pad, selfie_match })
     }
 
     /// The selfie's face and its passive PAD score.
