@@ -24,8 +24,7 @@ use veriframe_http::throttle::Throttle;
 use veriframe_pipeline::{
     Admission, Analyzer, CpuError, CpuPool, Engines, JpegCropper, JsonDocumentVault, Pipeline, PipelineSettings, Wakeup,
 };
-use veriframe_store_postgres::{PostgresSettings, PostgresStore};
-use veriframe_store_sqlite::{SqliteSettings, SqliteStore};
+use veriframe_store::{PostgresSettings, SqlStore, SqliteSettings};
 
 use crate::config::{AdmissionConfig, Config, DatabaseKind, redact_url};
 
@@ -87,7 +86,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             let settings = SqliteSettings {
                 max_connections: config.database_max_connections.unwrap_or(SqliteSettings::default().max_connections),
             };
-            let store = SqliteStore::connect(&url, &settings)
+            let store = SqlStore::connect_sqlite(&url, &settings)
                 .await
                 .with_context(|| format!("opening the SQLite database {}", redact_url(&url)))?;
             Ok(Arc::new(store))
@@ -97,7 +96,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 max_connections: config.database_max_connections.unwrap_or(PostgresSettings::default().max_connections),
                 ..PostgresSettings::default()
             };
-            let store = PostgresStore::connect(&url, &settings)
+            let store = SqlStore::connect_postgres(&url, &settings)
                 .await
                 .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(&url)))?;
             Ok(Arc::new(store))

@@ -21,8 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("veriframe-vision", &[]),
     ("veriframe-client", &["veriframe-api-types"]),
     ("veriframe-blob", &["veriframe-core"]),
-    ("veriframe-store-sqlite", &["veriframe-core"]),
-    ("veriframe-store-postgres", &["veriframe-core"]),
+    ("veriframe-store", &["veriframe-core"]),
     ("veriframe-pipeline", &["veriframe-core", "veriframe-vision"]),
     ("veriframe-http", &["veriframe-api-types", "veriframe-core", "veriframe-web"]),
     (
@@ -32,8 +31,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "veriframe-core",
             "veriframe-http",
             "veriframe-pipeline",
-            "veriframe-store-postgres",
-            "veriframe-store-sqlite",
+            "veriframe-store",
             "veriframe-vision",
         ],
     ),
@@ -61,8 +59,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "veriframe-core",
             "veriframe-http",
             "veriframe-pipeline",
-            "veriframe-store-postgres",
-            "veriframe-store-sqlite",
             "veriframe-synth",
             "veriframe-vision",
         ],
@@ -80,8 +76,7 @@ const FREE_OF_SERVER_CRATES: &[&str] = &["veriframe-core", "veriframe-api-types"
 const FORBIDDEN_OUTSIDE: &[(&str, &[&str])] = &[
     ("veriframe-vision", &["tokio", "axum", "sqlx", "reqwest"]),
     ("veriframe-http", &["sqlx", "rten", "image"]),
-    ("veriframe-store-sqlite", &["axum", "rten", "image"]),
-    ("veriframe-store-postgres", &["axum", "rten", "image"]),
+    ("veriframe-store", &["axum", "rten", "image"]),
     ("veriframe-client", &["axum", "sqlx", "rten", "image"]),
 ];
 

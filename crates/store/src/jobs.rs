@@ -1,55 +1,40 @@
-//! The durable job queue over PostgreSQL.
+//! The durable job queue.
 
 use async_trait::async_trait;
-use sqlx::PgConnection;
 use time::OffsetDateTime;
 use veriframe_core::ids::{InterviewId, JobId, TenantId};
-use veriframe_core::ports::{Job, JobKind, JobState, JobStore, StoreError, StoreResult};
+use veriframe_core::ports::{Job, JobKind, JobState, JobStore, StoreResult};
 
-use crate::PostgresStore;
-use crate::rows::map_err;
-use crate::verification::corrupt;
+use crate::SqlStore;
+use crate::db::{Conn, Dialect, Row, corrupt, id, query};
 
-#[derive(sqlx::FromRow)]
-struct JobRow {
-    id: String,
-    tenant_id: String,
-    session_id: String,
-    kind: String,
-    state: String,
-    attempts: i32,
-    run_after: OffsetDateTime,
-    lease_until: Option<OffsetDateTime>,
-    worker: Option<String>,
-    last_error: Option<String>,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
+fn job(r: &Row) -> StoreResult<Job> {
+    Ok(Job {
+        id: id(&r.text("id")?, "job id")?,
+        tenant_id: id(&r.text("tenant_id")?, "tenant id")?,
+        session_id: id(&r.text("session_id")?, "interview id")?,
+        kind: JobKind::parse(&r.text("kind")?).ok_or_else(|| corrupt("job kind"))?,
+        state: JobState::parse(&r.text("state")?).ok_or_else(|| corrupt("job state"))?,
+        attempts: u32::try_from(r.int("attempts")?).map_err(|_| corrupt("job attempts"))?,
+        run_after: r.time("run_after")?,
+        lease_until: r.opt_time("lease_until")?,
+        worker: r.opt_text("worker")?,
+        last_error: r.opt_text("last_error")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
 }
 
-impl TryFrom<JobRow> for Job {
-    type Error = StoreError;
-    fn try_from(r: JobRow) -> StoreResult<Self> {
-        Ok(Job {
-            id: r.id.parse().map_err(|_| corrupt("job id"))?,
-            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
-            session_id: r.session_id.parse().map_err(|_| corrupt("interview id"))?,
-            kind: JobKind::parse(&r.kind).ok_or_else(|| corrupt("job kind"))?,
-            state: JobState::parse(&r.state).ok_or_else(|| corrupt("job state"))?,
-            attempts: u32::try_from(r.attempts).map_err(|_| corrupt("job attempts"))?,
-            run_after: r.run_after,
-            lease_until: r.lease_until,
-            worker: r.worker,
-            last_error: r.last_error,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
+/// The columns [`job`] reads.
+macro_rules! job_columns {
+    () => {
+        "id, tenant_id, session_id, kind, state, attempts, run_after, lease_until, worker, last_error, created_at, \
+         updated_at"
+    };
 }
-
-const JOB_COLUMNS: &str = "id, tenant_id, session_id, kind, state, attempts, run_after, lease_until, worker, last_error, created_at, updated_at";
 
 #[async_trait]
-impl JobStore for PostgresStore {
+impl JobStore for SqlStore {
     async fn enqueue_job(
         &self,
         tenant: TenantId,
@@ -58,8 +43,7 @@ impl JobStore for PostgresStore {
         run_after: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let mut conn = self.pool().acquire().await.map_err(map_err)?;
-        enqueue(&mut conn, tenant, session, kind, run_after, now).await
+        enqueue(self.db.write(), self.dialect(), tenant, session, kind, run_after, now).await
     }
 
     async fn claim_job(
@@ -68,39 +52,39 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> StoreResult<Option<Job>> {
-        // SKIP LOCKED: concurrent claimers (several servers on one database) each take a
-        // different row instead of queueing on the same one.
-        sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(format!(
+        // One statement. On SQLite the single writer keeps the pick and the lease from
+        // interleaving with another claimer; on PostgreSQL, SKIP LOCKED has concurrent claimers
+        // (several servers on one database) each take a different row instead of queueing on
+        // the same one.
+        query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'running', worker = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
              WHERE id = (
                  SELECT id FROM jobs
                  WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)
-                 ORDER BY run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING {JOB_COLUMNS}"
+                 ORDER BY run_after, created_at LIMIT 1 {})
+             RETURNING {}",
+            self.dialect().for_update_skip_locked(),
+            job_columns!()
         )))
         .bind(worker)
         .bind(lease_until)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional_with(self.db.write(), job)
         .await
-        .map_err(map_err)?
-        .map(TryInto::try_into)
-        .transpose()
     }
 
     async fn extend_lease(&self, id: JobId, worker: &str, lease_until: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'")
+        let changed = query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND state = 'running'")
             .bind(lease_until)
             .bind(id.to_string())
             .bind(worker)
-            .execute(self.pool())
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+            .execute(self.db.write())
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "UPDATE jobs SET
                  state = CASE WHEN rerun THEN 'queued' ELSE 'done' END,
                  attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
@@ -111,9 +95,8 @@ impl JobStore for PostgresStore {
         .bind(now)
         .bind(id.to_string())
         .bind(worker)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .execute(self.db.write())
+        .await?;
         Ok(())
     }
 
@@ -125,7 +108,7 @@ impl JobStore for PostgresStore {
         run_after: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "UPDATE jobs SET state = 'queued', run_after = $1, last_error = $2, lease_until = NULL, worker = NULL,
                  updated_at = $3
              WHERE id = $4 AND worker = $5 AND state = 'running'",
@@ -135,14 +118,13 @@ impl JobStore for PostgresStore {
         .bind(now)
         .bind(id.to_string())
         .bind(worker)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .execute(self.db.write())
+        .await?;
         Ok(())
     }
 
     async fn fail_job(&self, id: JobId, worker: &str, error: &str, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "UPDATE jobs SET
                  state = CASE WHEN rerun THEN 'queued' ELSE 'failed' END,
                  attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
@@ -154,43 +136,41 @@ impl JobStore for PostgresStore {
         .bind(error)
         .bind(id.to_string())
         .bind(worker)
-        .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .execute(self.db.write())
+        .await?;
         Ok(())
     }
 
     async fn jobs(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<Job>> {
-        sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND session_id = $2 ORDER BY created_at, id"
-        )))
+        query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE tenant_id = $1 AND session_id = $2 ORDER BY created_at, id"
+        ))
         .bind(tenant.to_string())
         .bind(session.to_string())
-        .fetch_all(self.pool())
+        .fetch_all_with(self.db.read(), job)
         .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {
-        let next: Option<OffsetDateTime> = sqlx::query_scalar(
-            "SELECT MIN(t) FROM (
+        let next = query(
+            "SELECT MIN(t) AS t FROM (
                  SELECT MIN(run_after) AS t FROM jobs WHERE state = 'queued'
                  UNION ALL
                  SELECT MIN(lease_until) AS t FROM jobs WHERE state = 'running') AS due",
         )
-        .fetch_one(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(next)
+        .fetch_optional_with(self.db.read(), |r| r.opt_time("t"))
+        .await?;
+        Ok(next.flatten())
     }
 }
 
-/// Queues a job with [`JobStore::enqueue_job`]'s rules, inside the caller's transaction.
+/// Queues a job with [`JobStore::enqueue_job`]'s rules, on `on` (a transaction's connection
+/// when it must commit together with what asked for the job).
 pub(crate) async fn enqueue(
-    conn: &mut PgConnection,
+    on: Conn<'_>,
+    dialect: Dialect,
     tenant: TenantId,
     session: InterviewId,
     kind: JobKind,
@@ -198,29 +178,28 @@ pub(crate) async fn enqueue(
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     // Every SET expression reads the row as it was before the update.
-    sqlx::query(
+    query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO jobs (id, tenant_id, session_id, kind, state, attempts, rerun, run_after, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'queued', 0, false, $5, $6, $7)
+         VALUES ($1, $2, $3, $4, 'queued', 0, false, $5, $6, $6)
          ON CONFLICT (session_id, kind) DO UPDATE SET
              rerun = (jobs.state = 'running') OR jobs.rerun,
              run_after = CASE
-                 WHEN jobs.state = 'queued' THEN LEAST(jobs.run_after, excluded.run_after)
+                 WHEN jobs.state = 'queued' THEN {least}(jobs.run_after, excluded.run_after)
                  WHEN jobs.state IN ('done', 'failed') THEN excluded.run_after
                  ELSE jobs.run_after END,
              attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
              last_error = CASE WHEN jobs.state IN ('done', 'failed') THEN NULL ELSE jobs.last_error END,
              state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'queued' ELSE jobs.state END,
              updated_at = excluded.updated_at",
-    )
+        least = dialect.least()
+    )))
     .bind(JobId::generate(now).to_string())
     .bind(tenant.to_string())
     .bind(session.to_string())
     .bind(kind.as_str())
     .bind(run_after)
     .bind(now)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(map_err)?;
+    .execute(on)
+    .await?;
     Ok(())
 }
