@@ -141,7 +141,7 @@ fn findings(verdict: &FilmVerdict) -> LivenessFindings {
         returned: c.returned,
         same_person,
         challenge_passed: c.passed,
-        live: failures.is_empty(),
+        live: verdict.live(),
         peak_turn: c.peak_delta,
         required_turn: c.rules.turn_threshold,
         max_identity_distance,

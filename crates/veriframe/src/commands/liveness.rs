@@ -1,27 +1,26 @@
-//! `veriframe liveness --direction left|right FRAME...`: judge a head-turn film from image files.
+//! `veriframe liveness --direction left|right FRAME...`: judge a head-turn film from image
+//! files, through the server's own verdict ([`FaceEngine::judge_film`]): the frames as the page
+//! uploads them (unmirrored), the key frame and the session's selfie when given.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use anyhow::Context as _;
+use clap::Args;
+use serde::Serialize;
+use veriframe_vision::decode::DecodeLimits;
+use veriframe_vision::face::{FaceMatch, FilmBytes};
+use veriframe_vision::liveness::pad::PadResult;
 use veriframe_vision::liveness::{ChallengeSpec, TurnDirection};
 
-use super::face::{load_engine, read_image};
+use super::face::load_engine;
 use crate::cli::Context;
 use crate::output::emit;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DirectionArg {
-    /// The subject turns to their own left.
-    Left,
-    /// The subject turns to their own right.
-    Right,
-}
-
 #[derive(Debug, Args)]
 pub struct LivenessArgs {
-    /// Direction the subject was asked to turn (their own left or right).
-    #[arg(long, value_enum)]
-    pub direction: DirectionArg,
+    /// Direction the subject was asked to turn (their own `left` or `right`).
+    #[arg(long, value_parser = parse_direction)]
+    pub direction: TurnDirection,
     /// Milliseconds between frames (the page films every 100 ms).
     #[arg(long, default_value_t = 100)]
     pub interval_ms: u32,
@@ -31,34 +30,56 @@ pub struct LivenessArgs {
     /// A sharper copy of the first frame (the start's identity and passive PAD).
     #[arg(long)]
     pub key: Option<PathBuf>,
-    /// The frames were mirrored horizontally by the client (selfie preview style).
+    /// The session's selfie: the film's person is compared with it, and passive PAD runs on it.
     #[arg(long)]
-    pub mirrored: bool,
+    pub selfie: Option<PathBuf>,
     /// Frames in capture order.
     #[arg(required = true)]
     pub frames: Vec<PathBuf>,
 }
 
+fn parse_direction(s: &str) -> Result<TurnDirection, String> {
+    TurnDirection::parse(s).ok_or_else(|| format!("`{s}` is not a direction: use left or right"))
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// What the command prints: the turn, and the checks against the selfie.
+#[derive(Debug, Serialize)]
+struct Verdict<'a> {
+    #[serde(flatten)]
+    report: &'a veriframe_vision::face::LivenessReport,
+    selfie_pad: Option<PadResult>,
+    selfie_match: Option<FaceMatch>,
+    /// The server's verdict on this attempt.
+    verdict_live: bool,
+}
+
 pub fn run(args: &LivenessArgs, ctx: &Context) -> anyhow::Result<()> {
     let engine = load_engine(ctx)?;
-    let frames = args
-        .frames
-        .iter()
-        .zip((0..).map(|i: u32| i * args.interval_ms))
-        .map(|(p, at)| Ok((at, read_image(p)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let key = args.key.as_deref().map(read_image).transpose()?;
+    let bytes = args.frames.iter().map(|p| read(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let frames: Vec<(u32, &[u8])> =
+        (0..).map(|i: u32| i * args.interval_ms).zip(bytes.iter().map(Vec::as_slice)).collect();
+    let key = args.key.as_deref().map(read).transpose()?;
+    let selfie = args.selfie.as_deref().map(read).transpose()?;
+    let film = FilmBytes { frames: &frames, key: key.as_deref(), selfie: selfie.as_deref() };
     let spec = ChallengeSpec {
-        direction: match args.direction {
-            DirectionArg::Left => TurnDirection::Left,
-            DirectionArg::Right => TurnDirection::Right,
-        },
+        direction: args.direction,
         prompt_at_ms: args.prompt_at_ms,
         after_prompt_ms: frames.last().map_or(0, |(at, _)| at.saturating_sub(args.prompt_at_ms)),
         interval_ms: args.interval_ms,
     };
-    let report = engine.head_turn(&frames, key.as_ref(), &spec, args.mirrored)?;
-    emit(ctx.json, &report, |r| {
+    let judged = engine.judge_film(&film, &spec, &DecodeLimits::default())?;
+    let verdict = Verdict {
+        report: &judged.report,
+        selfie_pad: judged.selfie_pad,
+        selfie_match: judged.selfie_match,
+        verdict_live: judged.live(),
+    };
+    emit(ctx.json, &verdict, |v| {
+        let r = v.report;
         let c = &r.challenge;
         let mut t = format!(
             "asked: turn {}; start yaw {:+.3}; peak change {:+.3} (needs {:.2}); measured with {:?}\n \
@@ -90,15 +111,25 @@ pub fn run(args: &LivenessArgs, ctx: &Context) -> anyhow::Result<()> {
         for f in &c.failures {
             t.push_str(&format!("  reason: {}\n", serde_json::to_string(f).unwrap_or_default()));
         }
-        match &r.passive {
-            Some(p) => t.push_str(&format!(
-                "passive PAD (start): live score {:.3} → {}\n",
-                p.live_score,
-                if p.is_live { "live" } else { "SPOOF" }
-            )),
-            None => t.push_str("passive PAD: not installed\n"),
+        for (what, pad) in [("start", r.passive), ("selfie", v.selfie_pad)] {
+            match pad {
+                Some(p) => t.push_str(&format!(
+                    "passive PAD ({what}): live score {:.3} → {}\n",
+                    p.live_score,
+                    if p.is_live { "live" } else { "SPOOF" }
+                )),
+                None => t.push_str(&format!("passive PAD ({what}): did not run\n")),
+            }
         }
-        t.push_str(if r.live { "verdict: LIVE" } else { "verdict: NOT LIVE" });
+        if let Some(m) = v.selfie_match {
+            t.push_str(&format!(
+                "selfie: distance {:.3} (threshold {:.2}) → {}\n",
+                m.distance,
+                m.threshold,
+                if m.is_match { "same person" } else { "ANOTHER PERSON" }
+            ));
+        }
+        t.push_str(if v.verdict_live { "verdict: LIVE" } else { "verdict: NOT LIVE" });
         t
     })
 }

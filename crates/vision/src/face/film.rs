@@ -41,6 +41,12 @@ impl FilmVerdict {
     pub fn pad_says_spoof(&self) -> bool {
         [self.report.passive, self.selfie_pad].iter().flatten().any(|p| !p.is_live)
     }
+
+    /// The attempt's verdict: the turn passed, passive PAD found no spoof, and the film shows
+    /// the selfie's person (when there was a selfie to compare with).
+    pub fn live(&self) -> bool {
+        self.report.challenge.passed && !self.pad_says_spoof() && self.selfie_match.is_none_or(|m| m.is_match)
+    }
 }
 
 /// Why a film could not be judged.
