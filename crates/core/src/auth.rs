@@ -91,29 +91,28 @@ impl TokenAuth {
     }
 }
 
-/// A hosted-flow page's token: reaches one session, for capture only.
+/// A hosted-flow page's token: reaches one session, for capture only. It holds the session's
+/// access but hands it out only inside core, for the reads a flow page shares with the partner
+/// API: a handler cannot turn a page's token into partner access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowAuth {
-    tenant_id: TenantId,
-    session_id: InterviewId,
-}
+pub struct FlowAuth(SessionAccess);
 
 impl FlowAuth {
     pub(crate) fn new(tenant_id: TenantId, session_id: InterviewId) -> Self {
-        Self { tenant_id, session_id }
+        Self(SessionAccess::new(tenant_id, session_id))
     }
 
     pub fn tenant_id(&self) -> TenantId {
-        self.tenant_id
+        self.0.tenant_id()
     }
 
     pub fn session_id(&self) -> InterviewId {
-        self.session_id
+        self.0.session_id()
     }
 
     /// The same session, for the reads a flow page shares with the partner API.
     pub(crate) fn access(&self) -> SessionAccess {
-        SessionAccess::new(self.tenant_id, self.session_id)
+        self.0
     }
 }
 

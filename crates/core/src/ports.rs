@@ -104,6 +104,18 @@ pub trait SessionStore: Send + Sync {
         to: OnboardingStatus,
         at: OffsetDateTime,
     ) -> StoreResult<Option<OnboardingStatus>>;
+
+    /// Finishes an onboarding that is still in progress (the person submitted, or the results
+    /// are in); a finished, failed or expired one keeps its status. Returns the status after.
+    async fn finish_onboarding(
+        &self,
+        tenant: TenantId,
+        id: InterviewId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<OnboardingStatus>> {
+        self.transition_status(tenant, id, &OnboardingStatus::IN_PROGRESS, OnboardingStatus::OnboardingFinished, at)
+            .await
+    }
 }
 
 /// The polling view of a session.

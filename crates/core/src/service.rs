@@ -508,13 +508,7 @@ impl Onboarding {
             done if done.is_complete() => done,
             _ => self
                 .store
-                .transition_status(
-                    session.tenant_id,
-                    session.id,
-                    &OnboardingStatus::IN_PROGRESS,
-                    OnboardingStatus::OnboardingFinished,
-                    now,
-                )
+                .finish_onboarding(session.tenant_id, session.id, now)
                 .await?
                 .ok_or(ServiceError::NotFound("interview"))?,
         };

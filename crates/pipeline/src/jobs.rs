@@ -557,15 +557,7 @@ impl Pipeline {
         let scores = score_session(&session.custom_fields, flow, &results, document_data.as_ref());
         let now = self.clock.now();
         self.store.save_scores(session.tenant_id, session.id, &scores, now).await?;
-        self.store
-            .transition_status(
-                session.tenant_id,
-                session.id,
-                &OnboardingStatus::IN_PROGRESS,
-                OnboardingStatus::OnboardingFinished,
-                now,
-            )
-            .await?;
+        self.store.finish_onboarding(session.tenant_id, session.id, now).await?;
         tracing::info!(interview_id = %session.id, overall = scores.overall.verdict.as_str(), "session verified");
         Ok(())
     }
