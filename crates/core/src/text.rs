@@ -234,6 +234,8 @@ impl CustomFields {
     pub const MAX_FIELDS: usize = 50;
     pub const MAX_KEY_LEN: usize = 64;
     pub const MAX_VALUE_LEN: usize = 1024;
+    /// The field's name in requests and in its errors.
+    pub const FIELD: &'static str = "customFields";
 
     /// Accepts the entries of a flat object: scalars are kept as text, nulls are dropped, and a
     /// nested object or list is refused. The wire format's own parsing happens at the edge.
@@ -241,7 +243,7 @@ impl CustomFields {
     where
         I: ExactSizeIterator<Item = (String, FieldValue)>,
     {
-        let err = |reason: &str| InvalidValue::new("customFields", reason);
+        let err = |reason: &str| InvalidValue::new(Self::FIELD, reason);
         if entries.len() > Self::MAX_FIELDS {
             return Err(err("at most 50 fields"));
         }
@@ -267,11 +269,6 @@ impl CustomFields {
             fields.insert(key, text);
         }
         Ok(Self(fields))
-    }
-
-    /// The error for a `customFields` that is not an object at all.
-    pub fn not_an_object() -> InvalidValue {
-        InvalidValue::new("customFields", "expected a flat JSON object")
     }
 
     pub fn from_stored(fields: BTreeMap<String, String>) -> Self {

@@ -67,7 +67,9 @@ fn parse_start(body: wire::StartRequest) -> Result<StartSession, ApiError> {
 /// or null; the rules on keys and values are the domain's.
 fn custom_fields(value: serde_json::Value) -> Result<CustomFields, veriframe_core::text::InvalidValue> {
     use serde_json::Value;
-    let Value::Object(object) = value else { return Err(CustomFields::not_an_object()) };
+    let Value::Object(object) = value else {
+        return Err(veriframe_core::text::InvalidValue::new(CustomFields::FIELD, "expected a flat JSON object"));
+    };
     CustomFields::parse(object.into_iter().map(|(key, value)| {
         let value = match value {
             Value::Null => FieldValue::Null,

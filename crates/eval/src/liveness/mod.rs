@@ -75,6 +75,11 @@ struct Saved {
     /// when PAD did not run.
     #[serde(default)]
     pad_says_live: Option<bool>,
+    /// Passive PAD's live scores on the film's start and on the selfie, when it ran.
+    #[serde(default)]
+    start_live: Option<f32>,
+    #[serde(default)]
+    selfie_live: Option<f32>,
     upload_bytes: usize,
     verdict_ms: f64,
 }
@@ -190,6 +195,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                         spec,
                         measures: judged.report.measures,
                         pad_says_live,
+                        start_live: judged.report.passive.map(|p| p.live_score),
+                        selfie_live: judged.selfie_pad.map(|p| p.live_score),
                         upload_bytes: bytes,
                         verdict_ms,
                     };

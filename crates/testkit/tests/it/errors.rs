@@ -59,6 +59,18 @@ async fn malformed_requests_get_the_error_shape(backend: Backend) {
         let r = start().json(&json!({"configurationId": app.flow_id, field: value})).send().await.unwrap();
         expect_error(r, StatusCode::BAD_REQUEST, field).await;
     }
+    // customFields that is not an object at all, or breaks a rule on its entries: each says which.
+    let too_many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
+    for (value, reason) in [
+        (json!(["a"]), "expected a flat JSON object"),
+        (json!("a=1"), "expected a flat JSON object"),
+        (json!({"bad key": "x"}), "keys are 1 to 64 characters"),
+        (json!({"list": [1]}), "values must be strings, numbers or booleans"),
+        (Value::Object(too_many), "at most 50 fields"),
+    ] {
+        let r = start().json(&json!({"configurationId": app.flow_id, "customFields": value})).send().await.unwrap();
+        expect_error(r, StatusCode::BAD_REQUEST, reason).await;
+    }
     // Oversized body.
     let huge = json!({"configurationId": app.flow_id, "customFields": {"a": "x".repeat(400 * 1024)}});
     let r = start().json(&huge).send().await.unwrap();
