@@ -84,20 +84,7 @@ impl JobStore for SqlStore {
     }
 
     async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
-        query(
-            "UPDATE jobs SET
-                 state = CASE WHEN rerun THEN 'queued' ELSE 'done' END,
-                 attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
-                 run_after = CASE WHEN rerun THEN $1 ELSE run_after END,
-                 rerun = false, lease_until = NULL, worker = NULL, last_error = NULL, updated_at = $1
-             WHERE id = $2 AND worker = $3 AND state = 'running'",
-        )
-        .bind(now)
-        .bind(id.to_string())
-        .bind(worker)
-        .execute(self.db.write())
-        .await?;
-        Ok(())
+        self.end_job(id, worker, now, JobState::Done, None).await
     }
 
     async fn retry_job(
@@ -124,21 +111,7 @@ impl JobStore for SqlStore {
     }
 
     async fn fail_job(&self, id: JobId, worker: &str, error: &str, now: OffsetDateTime) -> StoreResult<()> {
-        query(
-            "UPDATE jobs SET
-                 state = CASE WHEN rerun THEN 'queued' ELSE 'failed' END,
-                 attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
-                 run_after = CASE WHEN rerun THEN $1 ELSE run_after END,
-                 rerun = false, last_error = $2, lease_until = NULL, worker = NULL, updated_at = $1
-             WHERE id = $3 AND worker = $4 AND state = 'running'",
-        )
-        .bind(now)
-        .bind(error)
-        .bind(id.to_string())
-        .bind(worker)
-        .execute(self.db.write())
-        .await?;
-        Ok(())
+        self.end_job(id, worker, now, JobState::Failed, Some(error)).await
     }
 
     async fn jobs(&self, tenant: TenantId, session: InterviewId) -> StoreResult<Vec<Job>> {
@@ -163,6 +136,36 @@ impl JobStore for SqlStore {
         .fetch_optional_with(self.db.read(), |r| r.opt_time("t"))
         .await?;
         Ok(next.flatten())
+    }
+}
+
+impl SqlStore {
+    /// Ends the worker's running job in `end` (done or failed) with `error`; a rerun asked for
+    /// while it ran queues it again instead, from the start.
+    async fn end_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        now: OffsetDateTime,
+        end: JobState,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        query(
+            "UPDATE jobs SET
+                 state = CASE WHEN rerun THEN 'queued' ELSE $5 END,
+                 attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
+                 run_after = CASE WHEN rerun THEN $1 ELSE run_after END,
+                 rerun = false, last_error = $2, lease_until = NULL, worker = NULL, updated_at = $1
+             WHERE id = $3 AND worker = $4 AND state = 'running'",
+        )
+        .bind(now)
+        .bind(error)
+        .bind(id.to_string())
+        .bind(worker)
+        .bind(end.as_str())
+        .execute(self.db.write())
+        .await?;
+        Ok(())
     }
 }
 

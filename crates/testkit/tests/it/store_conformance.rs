@@ -458,11 +458,20 @@ async fn jobs_are_durable_and_leased(backend: Backend) {
     assert_eq!(face.last_error.as_deref(), Some("blob store unreachable"));
     s.fail_job(face.id, "w1", "gave up", t3).await.unwrap();
     let face = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Face).unwrap();
-    assert_eq!(face.state, JobState::Failed);
+    assert_eq!((face.state, face.last_error.as_deref(), face.worker), (JobState::Failed, Some("gave up"), None));
     // New input revives a failed job with fresh attempts.
     s.enqueue_job(t.id, one.id, JobKind::Face, t3, t3).await.unwrap();
     let face = s.claim_job("w1", t3, t3 + Duration::seconds(30)).await.unwrap().unwrap();
     assert_eq!(face.attempts, 1);
+    // Input that arrives while a job runs wins over its failure: it runs again, from the start.
+    s.enqueue_job(t.id, one.id, JobKind::Face, t3, t3).await.unwrap();
+    s.fail_job(face.id, "w1", "gave up again", t3).await.unwrap();
+    let face = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Face).unwrap();
+    assert_eq!((face.state, face.attempts), (JobState::Queued, 0));
+    let face = s.claim_job("w1", t3, t3 + Duration::seconds(30)).await.unwrap().unwrap();
+    s.complete_job(face.id, "w1", t3).await.unwrap();
+    let face = s.jobs(t.id, one.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Face).unwrap();
+    assert_eq!((face.state, face.last_error), (JobState::Done, None), "completion clears the last error");
 
     // Concurrent claimers never get the same job.
     let mut sessions = Vec::new();
