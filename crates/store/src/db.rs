@@ -5,6 +5,7 @@
 //! hide that, and [`Dialect`] holds the few pieces of SQL the two spell differently.
 
 use serde::de::DeserializeOwned;
+use serde_json::value::{RawValue, to_raw_value};
 use sqlx::postgres::{PgPool, PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
 use sqlx::types::Json;
@@ -178,13 +179,15 @@ pub(crate) enum Value {
     Bool(bool),
     Bytes(Vec<u8>),
     Time(Option<OffsetDateTime>),
-    Json(Option<serde_json::Value>),
+    /// Serialised once, as the serde derive writes it; SQLite stores the text, PostgreSQL parses
+    /// it into `jsonb`.
+    Json(Option<Box<RawValue>>),
 }
 
 impl Value {
     /// Serialises a document for a JSON column.
     pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<Self> {
-        serde_json::to_value(value).map(|v| Value::Json(Some(v))).map_err(|e| StoreError::Other(e.to_string()))
+        to_raw_value(value).map(|v| Value::Json(Some(v))).map_err(|e| StoreError::Other(e.to_string()))
     }
 
     /// Serialises an optional document; `None` stores SQL `NULL`.
@@ -339,7 +342,7 @@ fn sqlite_query(
         Value::Bool(v) => q.bind(v),
         Value::Bytes(v) => q.bind(v),
         Value::Time(v) => q.bind(v.map(unix_millis)),
-        Value::Json(v) => q.bind(v.map(|v| v.to_string())),
+        Value::Json(v) => q.bind(v.map(|v| String::from(v.get()))),
     })
 }
 
