@@ -46,15 +46,14 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// What the command prints: the turn, and the checks against the selfie.
+/// What the command prints: the turn (with PAD on its start), the checks against the selfie,
+/// and the server's verdict over all of them.
 #[derive(Debug, Serialize)]
 struct Verdict<'a> {
-    #[serde(flatten)]
-    report: &'a veriframe_vision::face::LivenessReport,
+    turn: &'a veriframe_vision::face::LivenessReport,
     selfie_pad: Option<PadResult>,
     selfie_match: Option<FaceMatch>,
-    /// The server's verdict on this attempt.
-    verdict_live: bool,
+    live: bool,
 }
 
 pub fn run(args: &LivenessArgs, ctx: &Context) -> anyhow::Result<()> {
@@ -73,13 +72,13 @@ pub fn run(args: &LivenessArgs, ctx: &Context) -> anyhow::Result<()> {
     };
     let judged = engine.judge_film(&film, &spec, &DecodeLimits::default())?;
     let verdict = Verdict {
-        report: &judged.report,
+        turn: &judged.report,
         selfie_pad: judged.selfie_pad,
         selfie_match: judged.selfie_match,
-        verdict_live: judged.live(),
+        live: judged.live(),
     };
     emit(ctx.json, &verdict, |v| {
-        let r = v.report;
+        let r = v.turn;
         let c = &r.challenge;
         let mut t = format!(
             "asked: turn {}; start yaw {:+.3}; peak change {:+.3} (needs {:.2}); measured with {:?}\n \
@@ -129,7 +128,7 @@ pub fn run(args: &LivenessArgs, ctx: &Context) -> anyhow::Result<()> {
                 if m.is_match { "same person" } else { "ANOTHER PERSON" }
             ));
         }
-        t.push_str(if v.verdict_live { "verdict: LIVE" } else { "verdict: NOT LIVE" });
+        t.push_str(if v.live { "verdict: LIVE" } else { "verdict: NOT LIVE" });
         t
     })
 }
